@@ -1,0 +1,169 @@
+"""Blur kernels: Eq. 3 Gaussians, the meta-training distribution p(k), kernel files.
+
+λ are variances (eigenvalues of Σ), not standard deviations: the paper's
+"width 2.0" kernel has σ² = 2.0, centre value ≈ 1/(4π) on a 21×21 grid.
+"""
+import math
+import os
+
+import numpy as np
+import keras
+from keras import ops
+
+from .errors import InputError
+
+# Paper scenarios: (λ1, λ2, Θ). Θ in radians.
+NAMED = {
+    "g0.2": (0.2, 0.2, 0.0),
+    "g2.0": (2.0, 2.0, 0.0),
+    "g1.3": (1.3, 1.3, 0.0),
+    "gani": (4.0, 1.0, -0.5),
+}
+DEFAULT_SIZE = 15
+
+
+def gaussian_kernel(lambda1, lambda2, theta, size=DEFAULT_SIZE):
+    """Anisotropic Gaussian kernel of Eq. 3, normalised to sum 1.
+
+    Σ = R(Θ) diag(λ1, λ2) R(Θ)ᵀ; the first grid coordinate runs along columns
+    (x), the second along rows (y), centred on the middle pixel.
+
+    Args:
+      lambda1, lambda2: eigenvalues (variances) of Σ; scalars or 0-d tensors.
+      theta: rotation angle in radians.
+      size: odd grid side (Python int).
+
+    Returns:
+      float32 tensor [size, size].
+    """
+    l1 = ops.cast(lambda1, "float32")
+    l2 = ops.cast(lambda2, "float32")
+    th = ops.cast(theta, "float32")
+    c, s = ops.cos(th), ops.sin(th)
+    # Σ⁻¹ = R diag(1/λ1, 1/λ2) Rᵀ, written out to stay in scalar ops.
+    a = c * c / l1 + s * s / l2
+    b = c * s / l1 - c * s / l2
+    d = s * s / l1 + c * c / l2
+    r = ops.arange(size, dtype="float32") - (size - 1) / 2.0
+    x = r[None, :]  # column coordinate
+    y = r[:, None]  # row coordinate
+    q = a * x * x + 2.0 * b * x * y + d * y * y
+    k = ops.exp(-0.5 * q)
+    return k / ops.sum(k)
+
+
+def named_kernel(name, size=DEFAULT_SIZE):
+    """A scenario kernel by name ('g0.2', 'g2.0', 'g1.3', 'gani') as a NumPy array."""
+    l1, l2, th = NAMED[name]
+    return np.asarray(ops.convert_to_numpy(gaussian_kernel(l1, l2, th, size)), np.float32)
+
+
+def random_kernel(scale, seed, size=DEFAULT_SIZE):
+    """Draws a kernel from p(k): Θ ~ U[0, π), λ1 ~ U[1, 2.5 s], λ2 ~ U[1, λ1].
+
+    Args:
+      scale: SR scale s.
+      seed: int or ``keras.random.SeedGenerator``.
+      size: grid side.
+
+    Returns:
+      (kernel [size, size], (λ1, λ2, Θ)).
+    """
+    u = keras.random.uniform((3,), seed=seed)
+    theta = u[0] * math.pi
+    lambda1 = 1.0 + u[1] * (2.5 * scale - 1.0)
+    lambda2 = 1.0 + u[2] * (lambda1 - 1.0)
+    return gaussian_kernel(lambda1, lambda2, theta, size), (lambda1, lambda2, theta)
+
+
+def random_kernel_np(scale, rng, size=DEFAULT_SIZE):
+    """NumPy twin of :func:`random_kernel` for samplers that run without TF."""
+    theta = rng.uniform(0.0, math.pi)
+    lambda1 = rng.uniform(1.0, 2.5 * scale)
+    lambda2 = rng.uniform(1.0, lambda1)
+    r = np.arange(size, dtype=np.float64) - (size - 1) / 2.0
+    c, s = math.cos(theta), math.sin(theta)
+    a = c * c / lambda1 + s * s / lambda2
+    b = c * s / lambda1 - c * s / lambda2
+    d = s * s / lambda1 + c * c / lambda2
+    x, y = r[None, :], r[:, None]
+    k = np.exp(-0.5 * (a * x * x + 2 * b * x * y + d * y * y))
+    return (k / k.sum()).astype(np.float32)
+
+
+SUM_TOLERANCE = 0.1  # a kernel summing within ±10 % of 1 is renormalised, else refused
+
+
+def validate_kernel(k, source="kernel", warn=print):
+    """Checks a user kernel and returns it as float32, normalised to sum 1.
+
+    Args:
+      k: array-like.
+      source: name used in messages (a file path).
+      warn: called with a message when the kernel is renormalised.
+
+    Raises:
+      InputError: not 2-D, empty, non-finite, negative, or sum far from 1.
+    """
+    k = np.asarray(k)
+    if k.dtype == object or not np.issubdtype(k.dtype, np.number):
+        raise InputError(f"{source}: kernel is not numeric (dtype {k.dtype})")
+    k = np.squeeze(k.astype(np.float64))
+    if k.ndim != 2:
+        raise InputError(f"{source}: kernel must be 2-D, got shape {np.shape(k)}")
+    if min(k.shape) < 1 or max(k.shape) > 64:
+        raise InputError(f"{source}: kernel size {k.shape} is outside 1..64")
+    if not np.all(np.isfinite(k)):
+        raise InputError(f"{source}: kernel has NaN or Inf entries")
+    if np.any(k < 0):
+        raise InputError(f"{source}: kernel has negative entries (min {k.min():.3g})")
+    total = float(k.sum())
+    if abs(total - 1.0) > SUM_TOLERANCE:
+        raise InputError(f"{source}: kernel sums to {total:.4g}, not ~1 (tolerance ±{SUM_TOLERANCE})")
+    if abs(total - 1.0) > 1e-6 and warn is not None:
+        warn(f"warning: {source}: kernel sums to {total:.6f}; normalised to 1")
+    return (k / total).astype(np.float32)
+
+
+def load_kernel(path, warn=print):
+    """Reads a kernel from ``.npy``, ``.mat`` (key ``kernel`` or ``Kernel``) or a grayscale image.
+
+    Kernels from ZSSR/KernelGAN are centred on their centre of mass; MZSR's are
+    not. The file is used as given: state the convention of foreign kernels.
+
+    Raises:
+      InputError: unreadable file, unknown format, or an invalid kernel.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise InputError(f"{path}: kernel file not found")
+    ext = os.path.splitext(path)[1].lower()
+    try:
+        if ext == ".npy":
+            k = np.load(path, allow_pickle=False)
+        elif ext == ".mat":
+            import scipy.io
+
+            mat = scipy.io.loadmat(path)
+            key = "kernel" if "kernel" in mat else "Kernel" if "Kernel" in mat else None
+            if key is None:
+                keys = [x for x in mat if not x.startswith("__")]
+                raise InputError(f"{path}: no 'kernel' or 'Kernel' in .mat (has {keys})")
+            k = mat[key]
+        else:
+            from PIL import Image
+
+            with Image.open(path) as im:
+                if im.mode not in ("L", "I;16", "I", "F"):
+                    raise InputError(f"{path}: kernel image must be grayscale, got mode {im.mode}")
+                k = np.asarray(im, dtype=np.float64)
+    except InputError:
+        raise
+    except Exception as e:  # any parser failure is a bad file for the user
+        raise InputError(f"{path}: cannot read kernel ({type(e).__name__}: {e})") from None
+    if ext not in (".npy", ".mat"):
+        k = np.asarray(k, np.float64)
+        if k.sum() <= 0:
+            raise InputError(f"{path}: kernel image is all zero")
+        k = k / k.sum()  # an image stores the shape of the kernel, not its scale
+    return validate_kernel(k, source=path, warn=warn)
