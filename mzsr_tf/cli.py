@@ -1,0 +1,59 @@
+"""The ``mzsr-tf`` console script and the error handling every command shares.
+
+Each command module (train, upscale, evaluate, export, tune) defines
+``main(argv=None) -> int``; ``mzsr-tf NAME ARGS`` runs the same function as
+``python -m mzsr_tf.NAME ARGS``.
+"""
+import functools
+import importlib
+import sys
+
+from .errors import InputError
+
+COMMANDS = {
+    "upscale": "super-resolve an image or a folder (zero-shot adaptation)",
+    "evaluate": "PSNR/SSIM on a benchmark folder under the paper's scenarios",
+    "train": "pretraining and meta-transfer learning",
+    "export": "SavedModel (adapts in-graph, for TF Serving) and ONNX export",
+    "tune": "KerasTuner search over the inner and meta learning rates",
+}
+
+
+def guarded(main):
+    """Turns user errors into one line on stderr and exit status 2, never a traceback.
+
+    Catches :class:`InputError` (bad image, kernel, argument, output path) and
+    KeyboardInterrupt (exit 130). Programming errors still raise.
+    """
+
+    @functools.wraps(main)
+    def wrapper(argv=None):
+        try:
+            return main(argv)
+        except InputError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
+
+    return wrapper
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print("usage: mzsr-tf COMMAND [ARGS]  (mzsr-tf COMMAND --help for each)\n\ncommands:")
+        for name, text in COMMANDS.items():
+            print(f"  {name:<9} {text}")
+        return 0 if argv else 2
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"error: unknown command {name!r}; one of {', '.join(COMMANDS)}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(f"mzsr_tf.{name}")
+    return module.main(rest)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""Shipped default weights and loading weights by name or path.
+
+Files are Keras ``.weights.h5`` (read by both backends, no network needed).
+``index.json`` beside them records, per name, scale, subsampling and how they
+were trained (the model card in the README is generated from the same facts).
+"""
+import json
+import os
+
+from ..errors import InputError
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def index():
+    """The shipped weights' metadata: {name: {scale, subsampling, kind, ...}}."""
+    path = os.path.join(HERE, "index.json")
+    if not os.path.isfile(path):
+        return {}
+    with open(path) as f:
+        return json.load(f)
+
+
+def default_name(scale, subsampling="direct"):
+    """The shipped weights ``upscale`` uses for a scale and subsampling.
+
+    Meta-trained weights for that (scale, subsampling) when shipped, else the
+    bicubic-pretrained weights for the scale.
+    """
+    idx = index()
+    meta = f"mzsr_{subsampling}_x{scale}"
+    if meta in idx:
+        return meta
+    pre = f"pretrain_x{scale}"
+    if pre in idx:
+        return pre
+    raise InputError(f"no shipped weights for scale {scale} ({subsampling}); pass --weights PATH")
+
+
+def resolve(name_or_path, scale=None, subsampling="direct"):
+    """Path of a weights file from a shipped name, a path, or None (the default).
+
+    Raises:
+      InputError: unknown name or missing file.
+    """
+    if name_or_path is None:
+        name_or_path = default_name(scale, subsampling)
+    if os.path.sep in str(name_or_path) or str(name_or_path).endswith(".h5"):
+        path = os.fspath(name_or_path)
+        if not os.path.isfile(path):
+            raise InputError(f"{path}: weights file not found")
+        return path
+    path = os.path.join(HERE, f"{name_or_path}.weights.h5")
+    if not os.path.isfile(path):
+        names = ", ".join(sorted(index())) or "none"
+        raise InputError(f"unknown weights {name_or_path!r}; shipped: {names}")
+    return path
+
+
+def info(name_or_path):
+    """Metadata of shipped weights (empty dict for a user file)."""
+    return index().get(str(name_or_path), {})
+
+
+def load_model(name_or_path=None, scale=None, subsampling="direct"):
+    """Builds the network and loads weights into it.
+
+    Raises:
+      InputError: the file is missing or does not hold this network's weights.
+    """
+    from ..model import build_model
+
+    path = resolve(name_or_path, scale, subsampling)
+    model = build_model()
+    try:
+        model.load_weights(path)
+    except Exception as e:  # a corrupt or foreign file is a user error, said once
+        raise InputError(f"{path}: cannot load weights ({type(e).__name__}: {e})") from None
+    return model
