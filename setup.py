@@ -11,6 +11,7 @@ setup(
     install_requires=[
         "tensorflow==2.21.0",
         "keras==3.15.1",
+        "tensorboard==2.21.0",
         "numpy>=1.26",
         "scipy>=1.11",
         "pillow>=10",

@@ -1,0 +1,1 @@
+"""Training data: HR image sources, the crop shard, and batch/task samplers."""

@@ -1,0 +1,133 @@
+"""Batches for pretraining and tasks for meta-training.
+
+Randomness is a pure function of (seed, step): batch ``i`` is drawn by
+``np.random.default_rng([seed, i])``, so the data position is just the step
+number and a resumed run sees exactly the batches an uninterrupted one would.
+Cropping happens in NumPy; the degradation (kernel, blur, subsampling, noise,
+MATLAB resize) runs as backend ops: inside ``tf.data`` under TensorFlow, on
+the device under JAX.
+"""
+import numpy as np
+from keras import ops
+
+from .. import backend
+from ..degrade import blur, quantize, subsample_bicubic, subsample_direct
+from ..kernels import gaussian_kernel
+from ..resize import imresize
+
+
+def _rng(seed, step, stream):
+    return np.random.default_rng([int(seed), int(stream), int(step)])
+
+
+# ---------------------------------------------------------------- pretraining
+
+
+def sample_pretrain(pool, seed, step, batch_size, patch_size):
+    """NumPy part of pretraining batch ``step``: HR crops, uint8 [B, P, P, 3]."""
+    return pool.crops(_rng(seed, step, 1), batch_size, patch_size)
+
+
+def degrade_pretrain(hr_uint8, scale):
+    """Bicubic pairs: (ILR, HR) floats from uint8 HR crops.
+
+    LR = MATLAB bicubic downscale rounded to 8 bits (as stored LR images are),
+    ILR = MATLAB bicubic upscale of LR back to the HR size.
+    """
+    hr = ops.cast(hr_uint8, "float32") / 255.0
+    lr = quantize(subsample_bicubic(hr, scale))
+    ilr = imresize(lr, float(scale), out_hw=(ops.shape(hr)[1], ops.shape(hr)[2]))
+    return ilr, hr
+
+
+# ---------------------------------------------------------------- meta tasks
+
+
+def sample_tasks(pool, seed, step, tasks, patches, patch_size, scale, noise_sigma=0.0):
+    """NumPy part of meta-batch ``step``.
+
+    Returns:
+      hr: uint8 [T, N, P, P, 3] crops; kparams: float32 [T, 3] (λ1, λ2, Θ) from
+      p(k); noise: float32 [T] noise std per task (zeros without noise).
+    """
+    rng = _rng(seed, step, 2)
+    hr = np.stack([pool.crops(rng, patches, patch_size) for _ in range(tasks)])
+    theta = rng.uniform(0.0, np.pi, tasks)
+    l1 = rng.uniform(1.0, 2.5 * scale, tasks)
+    l2 = rng.uniform(1.0, l1)
+    noise = rng.uniform(0.0, noise_sigma, tasks) if noise_sigma else np.zeros(tasks)
+    kparams = np.stack([l1, l2, theta], 1).astype(np.float32)
+    return hr, kparams, noise.astype(np.float32), rng.integers(2**31 - 1)
+
+
+def degrade_tasks(hr_uint8, kparams, noise, noise_seed, scale, subsampling, kernel_size, tasks):
+    """Degrades each task's crops with its own kernel; returns (ILR, HR) [T, N, P, P, 3]."""
+    hr = ops.cast(hr_uint8, "float32") / 255.0
+    size = ops.shape(hr)[2]
+    xs = []
+    for t in range(tasks):
+        k = gaussian_kernel(kparams[t, 0], kparams[t, 1], kparams[t, 2], kernel_size)
+        y = blur(hr[t], k)
+        y = subsample_direct(y, scale) if subsampling == "direct" else subsample_bicubic(y, scale)
+        y = y + noise[t] * _normal(ops.shape(y), noise_seed, t)
+        lr = quantize(y)
+        xs.append(imresize(lr, float(scale), out_hw=(size, size)))
+    return ops.stack(xs), hr
+
+
+def _normal(shape, seed, t):
+    if backend.NAME == "tensorflow":
+        import tensorflow as tf
+
+        return tf.random.stateless_normal(shape, seed=tf.stack([tf.cast(seed, tf.int32), t]))
+    import jax
+
+    key = jax.random.fold_in(jax.random.PRNGKey(seed), t)
+    return jax.random.normal(key, shape)
+
+
+# ---------------------------------------------------------------- iterators
+
+
+def tf_dataset(sample_fn, degrade_fn, start_step, parallel_calls=2):
+    """``tf.data`` pipeline: Dataset.range(start, ∞) → NumPy sampling → degradation → prefetch.
+
+    Args:
+      sample_fn: step -> tuple of NumPy arrays.
+      degrade_fn: the backend-op degradation, applied in ``Dataset.map``.
+      start_step: the first step (resume point).
+    """
+    import tensorflow as tf
+
+    probe = sample_fn(start_step)
+    dtypes = [tf.as_dtype(np.asarray(a).dtype) for a in probe]
+
+    def py(step):
+        return tuple(np.asarray(a) for a in sample_fn(int(step)))
+
+    def sample(step):
+        out = tf.numpy_function(py, [step], dtypes, stateful=False)
+        for o, a in zip(out, probe):
+            o.set_shape(np.shape(a))
+        return tuple(out)
+
+    ds = tf.data.Dataset.range(start_step, 2**62)
+    ds = ds.map(sample, num_parallel_calls=parallel_calls, deterministic=True)
+    ds = ds.map(lambda *a: degrade_fn(*a), num_parallel_calls=parallel_calls, deterministic=True)
+    return ds.prefetch(2)
+
+
+def numpy_iterator(sample_fn, degrade_fn, start_step):
+    """The JAX-side feed: NumPy sampling on the host, degradation jitted on the device."""
+    fn = backend.compile_fn(degrade_fn)
+    step = start_step
+    while True:
+        yield fn(*sample_fn(step))
+        step += 1
+
+
+def batches(sample_fn, degrade_fn, start_step, parallel_calls=2):
+    """Iterator over degraded batches from ``start_step`` on, for the active backend."""
+    if backend.NAME == "tensorflow":
+        return iter(tf_dataset(sample_fn, degrade_fn, start_step, parallel_calls))
+    return numpy_iterator(sample_fn, degrade_fn, start_step)

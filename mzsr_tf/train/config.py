@@ -1,0 +1,219 @@
+"""Typed training configuration: dataclasses, named presets, YAML in and out.
+
+A run is fully described by one :class:`Config`; the resolved config is written
+next to every checkpoint so a run can be reproduced or resumed as it was.
+"""
+import copy
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+import yaml
+
+from ..errors import InputError
+
+DEFAULT_TRAIN_DIR = os.path.join("..", "shared", "data", "train")
+
+
+@dataclass
+class DataConfig:
+    """Where HR images come from. ``shard`` (a .npz of uint8 crops) wins over ``dirs``."""
+
+    dirs: List[str] = field(default_factory=lambda: [DEFAULT_TRAIN_DIR])
+    shard: Optional[str] = None
+    val_images: int = 4  # held out from training, by sorted file order, for validation PSNR
+    val_crop: int = 96  # HR side of the validation crops
+    parallel_calls: int = 2
+
+
+@dataclass
+class PretrainConfig:
+    """Large-scale L1 pretraining on bicubic pairs (Algorithm 1, lines 1-7)."""
+
+    steps: int = 20000
+    batch_size: int = 16
+    patch_size: int = 64  # HR patch side
+    lr: float = 4e-4
+    lr_halve_every: int = 100000
+    lr_floor: float = 1e-4
+
+
+@dataclass
+class MetaConfig:
+    """Meta-transfer learning (Algorithm 1, lines 8-16)."""
+
+    iterations: int = 1000
+    init_weights: Optional[str] = None  # None: the pretrain stage's result in the same run dir
+    tasks_per_batch: int = 5
+    patches_per_task: int = 16  # split into D_tr (first half) and D_te (second half)
+    patch_size: int = 64
+    kernel_size: int = 15
+    inner_steps: int = 5
+    inner_lr: float = 0.01
+    meta_lr: float = 1e-4
+    first_order: bool = False
+    multi_step_loss: bool = True
+    msl_iterations: int = 0  # iterations over which step weights anneal to the last step; 0: iterations/2
+    learn_inner_lr: bool = False  # Meta-SGD style per-step, per-tensor step sizes
+    noise_sigma: float = 0.0  # max std of Gaussian noise added to LR (uniform in [0, noise_sigma])
+
+
+@dataclass
+class Config:
+    name: str = "custom"
+    scale: int = 2
+    subsampling: str = "direct"
+    seed: int = 0
+    run_dir: str = "runs/default"
+    checkpoint_every: int = 100
+    log_every: int = 10
+    val_every: int = 200
+    data: DataConfig = field(default_factory=DataConfig)
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    meta: MetaConfig = field(default_factory=MetaConfig)
+
+    def validate(self):
+        if self.scale not in (2, 4):
+            raise InputError(f"config: scale must be 2 or 4, got {self.scale}")
+        if self.subsampling not in ("direct", "bicubic"):
+            raise InputError(f"config: subsampling must be 'direct' or 'bicubic', got {self.subsampling!r}")
+        for sec, key in (("pretrain", "patch_size"), ("meta", "patch_size")):
+            p = getattr(getattr(self, sec), key)
+            if p % self.scale or p < 4 * self.scale:
+                raise InputError(f"config: {sec}.{key}={p} must be a multiple of the scale and >= {4 * self.scale}")
+        if self.meta.patches_per_task < 2 or self.meta.patches_per_task % 2:
+            raise InputError("config: meta.patches_per_task must be even and >= 2")
+        if self.meta.inner_steps < 1:
+            raise InputError("config: meta.inner_steps must be >= 1")
+        return self
+
+
+def _smoke():
+    c = Config(name="smoke", run_dir="runs/smoke", checkpoint_every=5, log_every=1, val_every=0)
+    c.data.val_images = 1
+    c.data.val_crop = 32
+    c.pretrain = PretrainConfig(steps=6, batch_size=2, patch_size=16)
+    c.meta = MetaConfig(iterations=3, tasks_per_batch=2, patches_per_task=4, patch_size=16, kernel_size=7, inner_steps=2)
+    return c
+
+
+def _cpu():
+    c = Config(name="cpu", run_dir="runs/cpu", checkpoint_every=50, log_every=10, val_every=100)
+    c.pretrain = PretrainConfig(steps=8000, batch_size=16, patch_size=64, lr=4e-4, lr_halve_every=4000)
+    c.meta = MetaConfig(iterations=1000, msl_iterations=500)
+    return c
+
+
+def _gpu():
+    c = Config(name="gpu", run_dir="runs/gpu", checkpoint_every=200, log_every=20, val_every=500)
+    c.data.shard = ".shard/train_crops.npz"
+    c.pretrain = PretrainConfig(steps=100000, batch_size=32, patch_size=96, lr_halve_every=25000)
+    c.meta = MetaConfig(iterations=20000, msl_iterations=10000)
+    return c
+
+
+def _paper():
+    c = Config(name="paper", run_dir="runs/paper", checkpoint_every=1000, log_every=100, val_every=2000)
+    c.pretrain = PretrainConfig(steps=500000, batch_size=32, patch_size=96, lr=4e-4, lr_halve_every=100000)
+    c.meta = MetaConfig(iterations=100000, msl_iterations=50000)
+    return c
+
+
+PRESETS = {"smoke": _smoke, "cpu": _cpu, "gpu": _gpu, "paper": _paper}
+
+
+def preset(name):
+    if name not in PRESETS:
+        raise InputError(f"unknown preset {name!r}; one of {', '.join(PRESETS)}")
+    return PRESETS[name]()
+
+
+def to_dict(cfg):
+    return dataclasses.asdict(cfg)
+
+
+def from_dict(d, base=None):
+    """Builds a Config from a (possibly partial) dict over ``base`` (default: Config()).
+
+    A ``preset: NAME`` key starts from that preset. Unknown keys are errors.
+    """
+    d = copy.deepcopy(d or {})
+    if not isinstance(d, dict):
+        raise InputError("config: the YAML must be a mapping")
+    if base is None:
+        base = preset(d.pop("preset")) if "preset" in d else Config()
+    else:
+        d.pop("preset", None)
+    return _merge(base, d, "")
+
+
+def _merge(obj, d, prefix):
+    names = {f.name: f for f in dataclasses.fields(obj)}
+    for key, value in d.items():
+        if key not in names:
+            raise InputError(f"config: unknown key {prefix + key!r}")
+        cur = getattr(obj, key)
+        if dataclasses.is_dataclass(cur):
+            if not isinstance(value, dict):
+                raise InputError(f"config: {prefix + key} must be a mapping")
+            _merge(cur, value, prefix + key + ".")
+        else:
+            setattr(obj, key, _coerce(value, cur, prefix + key))
+    return obj
+
+
+def _coerce(value, current, key):
+    if current is None or value is None:
+        return value
+    try:
+        if isinstance(current, bool):
+            if isinstance(value, str):
+                if value.lower() in ("true", "1", "yes"):
+                    return True
+                if value.lower() in ("false", "0", "no"):
+                    return False
+                raise ValueError(value)
+            return bool(value)
+        if isinstance(current, int):
+            return int(value)
+        if isinstance(current, float):
+            return float(value)
+        if isinstance(current, list):
+            return list(value) if isinstance(value, (list, tuple)) else [v for v in str(value).split(",") if v]
+        return type(current)(value)
+    except (TypeError, ValueError):
+        raise InputError(f"config: {key}={value!r} is not a valid {type(current).__name__}") from None
+
+
+def set_override(cfg, assignment):
+    """Applies one ``--set a.b=value`` (value parsed as YAML)."""
+    if "=" not in assignment:
+        raise InputError(f"--set expects key=value, got {assignment!r}")
+    key, raw = assignment.split("=", 1)
+    value = yaml.safe_load(raw) if raw else raw
+    nested = value
+    for part in reversed(key.strip().split(".")):
+        nested = {part: nested}
+    return _merge(cfg, nested, "")
+
+
+def load(path):
+    """Reads a YAML config file (which may name a ``preset`` to start from)."""
+    try:
+        with open(path) as f:
+            d = yaml.safe_load(f)
+    except OSError as e:
+        raise InputError(f"{path}: cannot read config ({e.strerror})") from None
+    except yaml.YAMLError as e:
+        raise InputError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    return from_dict(d)
+
+
+def dump(cfg, path):
+    with open(path, "w") as f:
+        yaml.safe_dump(to_dict(cfg), f, sort_keys=False)
+
+
+def to_yaml(cfg):
+    return yaml.safe_dump(to_dict(cfg), sort_keys=False)

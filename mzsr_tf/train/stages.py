@@ -1,0 +1,240 @@
+"""The two stages of Algorithm 1: bicubic L1 pretraining and meta-transfer learning."""
+import os
+
+import numpy as np
+from keras import ops
+
+from .. import backend
+from ..adapt import adapt_trajectory, l1_loss, step_size_schedule, zero_shot_sr
+from ..data import pipeline
+from ..degrade import degrade
+from ..kernels import random_kernel_np
+from ..model import build_model, forward, get_params, set_params
+from ..weights import load_model
+from .loop import Stage
+from .optim import adam_init, adam_update
+
+
+def save_weights(params, path):
+    """Writes params as a Keras ``.weights.h5`` (loadable under both backends)."""
+    model = build_model()
+    set_params(model, params)
+    model.save_weights(path)
+
+
+def _np(x):
+    return np.asarray(ops.convert_to_numpy(x))
+
+
+def _psnr_y(sr, hr, border):
+    from ..metrics import psnr
+
+    return psnr(np.clip(_np(sr)[0], 0, 1), hr, crop_border=border, y_channel=True)
+
+
+# ------------------------------------------------------------------ pretrain
+
+
+def pretrain_lr(cfg, step):
+    """Adam step size: halved every ``lr_halve_every`` steps, not below the floor."""
+    p = cfg.pretrain
+    return max(p.lr * 0.5 ** (step // p.lr_halve_every), min(p.lr, p.lr_floor))
+
+
+class Pretrain(Stage):
+    name = "pretrain"
+
+    def __init__(self, cfg, pool, val_images, init_params=None):
+        self.cfg, self.pool, self.val = cfg, pool, val_images
+        self.total_steps = cfg.pretrain.steps
+        self.init_params = init_params
+        self._step = backend.compile_fn(self._train_step)
+
+    def init(self):
+        import keras
+
+        keras.utils.set_random_seed(self.cfg.seed)
+        params = self.init_params or get_params(build_model())
+        return {"params": params, "opt": adam_init(params), "extra": {}}
+
+    def batches(self, start_step):
+        c = self.cfg
+        sample = lambda i: (pipeline.sample_pretrain(self.pool, c.seed, i, c.pretrain.batch_size, c.pretrain.patch_size),)
+        return pipeline.batches(sample, lambda hr: pipeline.degrade_pretrain(hr, c.scale), start_step, c.data.parallel_calls)
+
+    @staticmethod
+    def _train_step(params, opt, ilr, hr, lr):
+        loss, grads = backend.value_and_grad(l1_loss, params, ilr, hr)
+        params, opt = adam_update(params, grads, opt, lr)
+        return params, opt, loss
+
+    def step(self, state, batch, step):
+        ilr, hr = batch
+        lr = ops.convert_to_tensor(pretrain_lr(self.cfg, step), "float32")
+        params, opt, loss = self._step(state["params"], state["opt"], ilr, hr, lr)
+        return {"params": params, "opt": opt, "extra": {}}, {"loss/l1": loss, "lr": lr}
+
+    def validate(self, state, step, logger):
+        if not self.val:
+            return {}
+        s, out = self.cfg.scale, []
+        for hr in _val_crops(self.val, self.cfg.data.val_crop, s):
+            hr_t = ops.convert_to_tensor(hr[None].astype(np.float32) / 255.0)
+            lr = degrade(hr_t, s, subsampling="bicubic", round_uint8=True)
+            out.append(_psnr_y(zero_shot_sr(state["params"], lr, s, None, "bicubic", ()), hr, s))
+        return {"val/psnr_bicubic": float(np.mean(out))}
+
+    def finish(self, state, out_dir):
+        save_weights(state["params"], os.path.join(out_dir, "final.weights.h5"))
+
+
+def _val_crops(images, size, scale):
+    size -= size % scale
+    out = []
+    for img in images:
+        h, w = img.shape[:2]
+        c = min(size, h - h % scale, w - w % scale)
+        y, x = (h - c) // 2, (w - c) // 2
+        out.append(img[y : y + c, x : x + c])
+    return out
+
+
+# ------------------------------------------------------------------ meta
+
+
+def msl_weights(n, iteration, anneal_iterations, enabled=True):
+    """MAML++ multi-step loss weights: uniform at first, annealed to the last step.
+
+    Non-final weights fall linearly from 1/n to a floor of 0.03/n over
+    ``anneal_iterations``; the final weight takes up the rest, so the weights
+    always sum to 1. The reference code meant to do this but its iteration
+    counter never advanced; here the iteration is an argument.
+    """
+    w = np.full(n, 1.0 / n, np.float32)
+    if not enabled:
+        w[:] = 0.0
+        w[-1] = 1.0
+        return w
+    if n == 1:
+        return w
+    decay = (1.0 / n) / max(anneal_iterations, 1)
+    floor = 0.03 / n
+    w[:-1] = np.maximum(1.0 / n - iteration * decay, floor)
+    w[-1] = 1.0 - w[:-1].sum()
+    return w
+
+
+class Meta(Stage):
+    name = "meta"
+
+    def __init__(self, cfg, pool, val_images, init_params):
+        self.cfg, self.pool, self.val = cfg, pool, val_images
+        self.total_steps = cfg.meta.iterations
+        self.init_params = init_params
+        m = cfg.meta
+        self.anneal = m.msl_iterations or max(m.iterations // 2, 1)
+        self._step = backend.compile_fn(self._meta_step)
+        self._val_kernels = [random_kernel_np(cfg.scale, np.random.default_rng([cfg.seed, 99, i]), m.kernel_size) for i in range(len(val_images))]
+
+    def init(self):
+        m = self.cfg.meta
+        params = list(self.init_params)
+        extra = {}
+        trainable = params
+        if m.learn_inner_lr:
+            extra["inner_lr"] = [ops.full((m.inner_steps, len(params)), m.inner_lr)]
+            trainable = params + extra["inner_lr"]
+        return {"params": params, "opt": adam_init(trainable), "extra": extra}
+
+    def batches(self, start_step):
+        c, m = self.cfg, self.cfg.meta
+        sample = lambda i: pipeline.sample_tasks(self.pool, c.seed, i, m.tasks_per_batch, m.patches_per_task, m.patch_size, c.scale, m.noise_sigma)
+        degrade_fn = lambda hr, kp, nz, ns: pipeline.degrade_tasks(hr, kp, nz, ns, c.scale, c.subsampling, m.kernel_size, m.tasks_per_batch)
+        return pipeline.batches(sample, degrade_fn, start_step, c.data.parallel_calls)
+
+    def meta_loss(self, trainable, ilr, hr, weights):
+        """Mean over tasks of the weighted D_te losses after each inner step."""
+        m = self.cfg.meta
+        n_model = len(trainable) - (1 if m.learn_inner_lr else 0)
+        params = trainable[:n_model]
+        half = m.patches_per_task // 2
+        per_step = [0.0] * m.inner_steps
+        for t in range(m.tasks_per_batch):
+            if m.learn_inner_lr:
+                lrs = trainable[-1]
+                traj = _adapt_per_tensor(params, ilr[t, :half], hr[t, :half], lrs, m.first_order)
+            else:
+                _, traj = adapt_trajectory(params, ilr[t, :half], hr[t, :half], [m.inner_lr] * m.inner_steps, m.first_order)
+            for j, fast in enumerate(traj):
+                per_step[j] = per_step[j] + l1_loss(fast, ilr[t, half:], hr[t, half:]) / m.tasks_per_batch
+        total = sum(weights[j] * per_step[j] for j in range(m.inner_steps))
+        return total, ops.stack(per_step)
+
+    def _meta_step(self, trainable, opt, ilr, hr, weights, lr):
+        (loss, per_step), grads = backend.value_and_grad(self.meta_loss, trainable, ilr, hr, weights, has_aux=True)
+        trainable, opt = adam_update(trainable, grads, opt, lr)
+        return trainable, opt, loss, per_step
+
+    def step(self, state, batch, step):
+        m = self.cfg.meta
+        ilr, hr = batch
+        w = ops.convert_to_tensor(msl_weights(m.inner_steps, step, self.anneal, m.multi_step_loss))
+        trainable = state["params"] + state["extra"].get("inner_lr", [])
+        trainable, opt, loss, per_step = self._step(trainable, state["opt"], ilr, hr, w, ops.convert_to_tensor(m.meta_lr, "float32"))
+        n = len(state["params"])
+        extra = {"inner_lr": trainable[n:]} if m.learn_inner_lr else {}
+        metrics = {"loss/meta": loss}
+        for j in range(m.inner_steps):
+            metrics[f"loss/after_step_{j + 1}"] = per_step[j]
+        metrics["lr/meta"] = m.meta_lr
+        metrics["msl/last_weight"] = float(w[-1])
+        return {"params": trainable[:n], "opt": opt, "extra": extra}, metrics
+
+    def validate(self, state, step, logger):
+        """PSNR after 1 and 10 zero-shot steps on held-out crops degraded with fixed p(k) kernels."""
+        if not self.val:
+            return {}
+        c = self.cfg
+        res = {0: [], 1: [], 10: []}
+        shown = None
+        for hr, k in zip(_val_crops(self.val, c.data.val_crop, c.scale), self._val_kernels):
+            hr_t = ops.convert_to_tensor(hr[None].astype(np.float32) / 255.0)
+            lr = degrade(hr_t, c.scale, kernel=k, subsampling=c.subsampling, round_uint8=True)
+            for n in res:
+                sr = zero_shot_sr(state["params"], lr, c.scale, k, c.subsampling, tuple(step_size_schedule(n, c.subsampling, c.scale)))
+                res[n].append(_psnr_y(sr, hr, c.scale))
+                if n == 10 and shown is None:
+                    shown = np.concatenate([_np(sr)[0], hr / 255.0], 1)[None]
+        if shown is not None:
+            logger.images(step, "val/sr10_vs_hr", shown.astype(np.float32))
+        return {f"val/psnr_step{n}": float(np.mean(v)) for n, v in res.items()}
+
+    def finish(self, state, out_dir):
+        save_weights(state["params"], os.path.join(out_dir, "final.weights.h5"))
+        if state["extra"].get("inner_lr"):
+            np.save(os.path.join(out_dir, "inner_lr.npy"), _np(state["extra"]["inner_lr"][0]))
+
+
+def _adapt_per_tensor(params, x, y, lrs, first_order):
+    """Inner loop with learnable step sizes lrs[step, tensor] (Meta-SGD per step and layer)."""
+    from ..adapt import sgd_step
+
+    traj = []
+    for j in range(lrs.shape[0]):
+        loss, grads_params = _grads(params, x, y, first_order)
+        params = [p - lrs[j, i] * g for i, (p, g) in enumerate(zip(params, grads_params))]
+        traj.append(params)
+    return traj
+
+
+def _grads(params, x, y, first_order):
+    loss, grads = backend.value_and_grad(l1_loss, params, x, y)
+    if first_order:
+        grads = [backend.stop_gradient(g) for g in grads]
+    return loss, grads
+
+
+def initial_meta_params(cfg, run_dir):
+    """θ for meta-training: ``meta.init_weights`` (name or path), else this run's pretrain result."""
+    src = cfg.meta.init_weights or os.path.join(run_dir, "pretrain", "final.weights.h5")
+    return get_params(load_model(src, cfg.scale, cfg.subsampling))
