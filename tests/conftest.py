@@ -1,0 +1,39 @@
+"""Shared test fixtures: a small random weights file and tiny images (CPU, fast, no shared data)."""
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture(scope="session")
+def weights_file(tmp_path_factory):
+    """Path to a ``.weights.h5`` file of the network with seeded random weights."""
+    import keras
+
+    from mzsr_tf.model import build_model
+
+    keras.utils.set_random_seed(0)
+    path = tmp_path_factory.mktemp("weights") / "w.weights.h5"
+    build_model().save_weights(str(path))
+    return str(path)
+
+
+@pytest.fixture
+def rgb_uint8():
+    """A 32×32×3 uint8 image (smooth gradient plus seeded noise)."""
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[0:32, 0:32]
+    base = np.stack([x * 8, y * 8, (x + y) * 4], axis=-1).astype(np.float64)
+    return np.clip(base + rng.normal(0, 10, base.shape), 0, 255).astype(np.uint8)
+
+
+@pytest.fixture
+def png_file(tmp_path, rgb_uint8):
+    """A 32×32 RGB PNG in tmp_path."""
+    from PIL import Image
+
+    path = tmp_path / "img.png"
+    Image.fromarray(rgb_uint8).save(path)
+    return str(path)
