@@ -74,7 +74,7 @@ def get_scenario(name):
     Raises:
       InputError: unknown name, with the list of valid ones.
     """
-    m = re.fullmatch(r"(.+?)(?:x(\d+))?", str(name))
+    m = re.fullmatch(r"(.*?)(?:x(\d+))?", str(name))
     base, scale = m.group(1), int(m.group(2)) if m.group(2) else 2
     if base not in BASES or scale not in SCALES:
         raise InputError(
