@@ -151,6 +151,25 @@ def _check_file(path):
         raise InputError(f"{path}: file is empty")
 
 
+_SIGNATURES = {
+    b"\x89PNG\r\n\x1a\n": "PNG",
+    b"\xff\xd8\xff": "JPEG",
+    b"GIF8": "GIF",
+    b"BM": "BMP",
+    b"II*\x00": "TIFF",
+    b"MM\x00*": "TIFF",
+}
+
+
+def _signature(path):
+    """The image format a file's first bytes announce, or None."""
+    with open(path, "rb") as f:
+        head = f.read(16)
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WebP"
+    return next((name for magic, name in _SIGNATURES.items() if head.startswith(magic)), None)
+
+
 def _read_npy(path):
     try:
         a = np.load(path, allow_pickle=False)
@@ -214,8 +233,11 @@ def read_image(path):
                 im = im.convert("RGBA" if has_alpha else "RGB")
                 notes.append("palette image converted to RGB")
                 mode = im.mode
-            if mode in ("RGB", "RGBA", "L", "LA"):
+            if mode in ("RGB", "RGBA", "L"):
                 a = np.asarray(im)
+            elif mode == "LA":
+                a = np.asarray(im.convert("RGBA"))
+                notes.append("grayscale replicated to 3 channels")
             elif mode in ("I;16", "I;16B", "I;16L", "I;16N"):
                 a = np.asarray(im).astype(np.uint16)
             elif mode == "I":
@@ -232,6 +254,9 @@ def read_image(path):
     except InputError:
         raise
     except UnidentifiedImageError:
+        kind = _signature(path)
+        if kind:
+            raise InputError(f"{path}: corrupt {kind} file (its header says {kind} but it cannot be decoded)") from None
         raise InputError(f"{path}: not an image (or a format Pillow cannot read)") from None
     except Image.DecompressionBombError as e:
         raise InputError(f"{path}: image is too large ({e})") from None

@@ -159,11 +159,11 @@ def upscale(array, scale=2, kernel=None, steps=DEFAULT_STEPS, subsampling="direc
       InputError: bad image, kernel, option or weights (one clear message).
     """
     scale, steps = check_options(scale, steps, subsampling)
-    image, kind, notes = as_image_array(array, source="image")
+    image, kind, notes = as_image_array(array, source="array")
     for note in notes:
-        warnings.warn(f"image: {note}", stacklevel=2)
+        warnings.warn(f"array: {note}", stacklevel=2)
     k = resolve_kernel(kernel, warn=lambda m: warnings.warn(m.removeprefix("warning: "), stacklevel=3))
-    check_size(image.shape[0], image.shape[1], scale, None if k is None else k.shape, source="image")
+    check_size(image.shape[0], image.shape[1], scale, None if k is None else k.shape, source="array")
     params, name = load_params(weights, scale, subsampling)
     mismatch = weights_mismatch(name, scale, subsampling)
     if mismatch:
