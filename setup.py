@@ -5,7 +5,7 @@ setup(
     version="0.1.0",
     description="Zero-shot super-resolution the MZSR way (meta-transfer learning) on TensorFlow 2 / Keras 3",
     packages=find_packages(include=["mzsr_tf", "mzsr_tf.*"]),
-    package_data={"mzsr_tf": ["weights/*.h5", "weights/*.json", "examples/*.png"]},
+    package_data={"mzsr_tf": ["weights/*.h5", "weights/*.json", "examples/*.png", "examples/*.npy"]},
     include_package_data=True,
     python_requires=">=3.10",
     install_requires=[

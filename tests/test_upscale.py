@@ -378,3 +378,31 @@ def test_subprocess_errors_have_no_traceback(tmp_path, png_file):
     assert p.stderr.strip().splitlines()[-1] == f"error: {bad}: not an image (or a format Pillow cannot read)"
     p = _python_m(png_file, tmp_path / "sr.png", "--scale", "3", cwd=tmp_path)
     assert p.returncode == 2 and "Traceback" not in p.stderr and "invalid choice: 3" in p.stderr
+
+
+# ------------------------------------------------------------------ the shipped example
+
+
+def test_example_files():
+    from mzsr_tf.io import read_image
+    from mzsr_tf.kernels import load_kernel
+
+    here = os.path.join(os.path.dirname(__file__), "..", "mzsr_tf", "examples")
+    png, npy = os.path.join(here, "astronaut_lr_g20_x2.png"), os.path.join(here, "g20.npy")
+    assert os.path.getsize(png) < 100_000 and os.path.getsize(npy) < 100_000
+    x, notes = read_image(png)
+    assert x.shape == (160, 160, 3) and notes == []
+    k = load_kernel(npy, warn=None)
+    assert k.shape == (15, 15) and abs(k.sum() - 1) < 1e-6
+
+
+def test_example_reproducible(tmp_path):
+    pytest.importorskip("skimage")
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "examples"))
+    try:
+        import make_example
+    finally:
+        sys.path.pop(0)
+    _, lr, _ = make_example.make(dest=str(tmp_path))
+    shipped = np.asarray(Image.open(os.path.join(make_example.DEST, "astronaut_lr_g20_x2.png")))
+    assert np.abs(lr.astype(int) - shipped.astype(int)).max() <= 1  # float round-off may flip a rounding
