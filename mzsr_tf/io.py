@@ -258,6 +258,8 @@ def read_image(path):
         if kind:
             raise InputError(f"{path}: corrupt {kind} file (its header says {kind} but it cannot be decoded)") from None
         raise InputError(f"{path}: not an image (or a format Pillow cannot read)") from None
+    except PermissionError:
+        raise InputError(f"{path}: cannot read (permission denied)") from None
     except Image.DecompressionBombError as e:
         raise InputError(f"{path}: image is too large ({e})") from None
     except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as e:
