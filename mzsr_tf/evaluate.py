@@ -6,6 +6,8 @@
 For every scenario the HR images are mod-cropped, degraded to uint8 LR inputs
 (:mod:`mzsr_tf.scenarios`), super-resolved by each method, rounded to uint8 and
 measured on the Y channel with a border of s pixels shaved (:mod:`mzsr_tf.metrics`).
+Grayscale HR files (Set14 bridge) are measured on their gray level, as the
+MATLAB scripts behind published tables do (``--gray-as-rgb``: Y of the replica).
 
 Methods live in :data:`METHODS`; another method is one call away::
 
@@ -131,6 +133,9 @@ register_method("mzsr", mzsr_run, uses_steps=True, prepare=mzsr_prepare)
 def read_hr(path):
     """Reads an image file as HxWx3 uint8 RGB (grayscale is replicated to 3 channels).
 
+    Returns:
+      (image, gray): gray is True for a single-channel file (mode L / LA / 1).
+
     Raises:
       InputError: not a readable 8-bit image.
     """
@@ -140,7 +145,7 @@ def read_hr(path):
         with Image.open(path) as im:
             if im.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
                 raise InputError(f"{path}: unsupported image mode {im.mode} (8-bit images only)")
-            return np.asarray(im.convert("RGB"), dtype=np.uint8)
+            return np.asarray(im.convert("RGB"), dtype=np.uint8), im.mode in ("L", "LA", "1")
     except InputError:
         raise
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
@@ -155,7 +160,7 @@ def list_images(hr_dir, warn):
       warn: called with a message for each skipped file.
 
     Returns:
-      ([(name, uint8 image)], [skipped names]).
+      ([(name, uint8 HxWx3 image, gray)], [skipped names]).
 
     Raises:
       InputError: the folder is missing or holds no files.
@@ -168,7 +173,7 @@ def list_images(hr_dir, warn):
     images, skipped = [], []
     for n in names:
         try:
-            images.append((n, read_hr(os.path.join(hr_dir, n))))
+            images.append((n, *read_hr(os.path.join(hr_dir, n))))
         except InputError as e:
             warn(f"skipping {e}")
             skipped.append(n)
@@ -195,29 +200,46 @@ def _fit(scenario, shape):
     return None
 
 
-def evaluate_scenario(scenario, images, cols, ctx, warn=print, progress=None):
+def measure(sr, hr, scale, gray=False):
+    """(PSNR, SSIM) of uint8 SR against HR with the paper's protocol.
+
+    Args:
+      sr, hr: HxWx3 uint8 (HR mod-cropped).
+      scale: s, the border shaved on each side.
+      gray: the HR file was grayscale: measure on the gray level itself (HR's
+        channel vs the rounded channel mean of SR), as MATLAB scripts do, instead
+        of on the Y of the replicated RGB (which scales errors by 219/255).
+    """
+    from .metrics import psnr, ssim
+
+    if gray:
+        sr = np.round(sr.astype(np.float64).mean(axis=-1)).astype(np.uint8)
+        hr = hr[..., 0]
+    return psnr(sr, hr, scale), ssim(sr, hr, scale)
+
+
+def evaluate_scenario(scenario, images, cols, ctx, warn=print, progress=None, gray_as_rgb=False):
     """Runs every column on every image of one scenario.
 
     Args:
       scenario: a :class:`~mzsr_tf.scenarios.Scenario`.
-      images: [(name, HR uint8)].
+      images: [(name, HR uint8 HxWx3, gray)].
       cols: from :func:`columns`.
       ctx: :class:`EvalContext`.
       warn: called with a message for each image that is skipped.
       progress: ``progress(iterable, desc)`` wrapper (tqdm) or None.
+      gray_as_rgb: measure grayscale HR files on the Y of their RGB replica.
 
     Returns:
       ({label: {"images": {name: {psnr, ssim, seconds}}, "mean": {...}}}, [skipped names]).
     """
-    from .metrics import psnr, ssim
-
     for m in dict.fromkeys(m for _, m, _ in cols):
         if METHODS[m].prepare is not None:
             METHODS[m].prepare(scenario, ctx)
     results = {label: {"images": {}} for label, _, _ in cols}
     skipped = []
     it = images if progress is None else progress(images, scenario.name)
-    for name, hr in it:
+    for name, hr, gray in it:
         why = _fit(scenario, hr.shape)
         if why:
             warn(f"skipping {name} under {scenario.name}: {why}")
@@ -230,11 +252,8 @@ def evaluate_scenario(scenario, images, cols, ctx, warn=print, progress=None):
             dt = time.perf_counter() - t0
             if sr.shape != hr.shape or sr.dtype != np.uint8:
                 raise RuntimeError(f"method {m} returned {sr.shape} {sr.dtype}, expected {hr.shape} uint8")
-            results[label]["images"][name] = {
-                "psnr": psnr(sr, hr, scenario.scale),
-                "ssim": ssim(sr, hr, scenario.scale),
-                "seconds": dt,
-            }
+            p, q = measure(sr, hr, scenario.scale, gray and not gray_as_rgb)
+            results[label]["images"][name] = {"psnr": p, "ssim": q, "seconds": dt}
     for r in results.values():
         vals = list(r["images"].values())
         r["mean"] = {k: float(np.mean([v[k] for v in vals])) if vals else None for k in ("psnr", "ssim", "seconds")}
@@ -295,6 +314,11 @@ def build_parser():
     p.add_argument("--limit", type=int, default=None, help="only the first N images (by name)")
     p.add_argument("--json", default=None, metavar="PATH", help="also write the results as JSON")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
+    p.add_argument(
+        "--gray-as-rgb",
+        action="store_true",
+        help="measure grayscale HR files on the Y of their RGB replica (BasicSR) instead of on the gray level (MATLAB)",
+    )
     p.add_argument("--warmup", action="store_true", help="untimed run of each method on up to two images of different shapes first, so times exclude tracing/compilation")
     return p
 
@@ -324,9 +348,9 @@ def _warmup_images(scenario, images):
     """Up to two measurable images of different shapes: compiled functions trace on
     the first shape and relax to dynamic shapes on the second."""
     picked, shapes = [], set()
-    for n, im in images:
+    for n, im, gray in images:
         if not _fit(scenario, im.shape) and im.shape not in shapes:
-            picked.append((n, im))
+            picked.append((n, im, gray))
             shapes.add(im.shape)
         if len(picked) == 2:
             break
@@ -353,7 +377,7 @@ def main(argv=None):
         raise InputError(f"{args.hr_dir}: no readable images ({len(skipped)} file(s) skipped)")
     if args.limit:
         images = images[: args.limit]
-    names = [n for n, _ in images]
+    names = [n for n, _, _ in images]
     cols = columns(methods, list(dict.fromkeys(args.steps)))
     ctx = EvalContext(weights=args.weights, kernel_size=args.kernel_size)
     report = {
@@ -363,13 +387,15 @@ def main(argv=None):
         "steps": list(dict.fromkeys(args.steps)),
         "kernel_size": args.kernel_size,
         "metric": "Y channel (MATLAB rgb2ycbcr, rounded), border s shaved, PSNR peak 255, SSIM 11x11 Gaussian σ=1.5",
+        "grayscale": "Y of RGB replica" if args.gray_as_rgb else "gray level",
+        "gray_images": [n for n, _, g in images if g],
         "scenarios": {},
         "skipped": list(skipped),
     }
     for sc in scenarios:
         if args.warmup:
             evaluate_scenario(sc, _warmup_images(sc, images), cols, ctx, warn=lambda m: None)
-        results, bad = evaluate_scenario(sc, images, cols, ctx, warn=warn, progress=_progress)
+        results, bad = evaluate_scenario(sc, images, cols, ctx, warn, _progress, args.gray_as_rgb)
         report["skipped"] += [f"{n} ({sc.name})" for n in bad]
         print(describe(sc, args.kernel_size))
         print(format_table(results, [n for n in names if n not in bad]))

@@ -237,3 +237,23 @@ def test_mzsr_without_shipped_weights_is_one_line(hr_dir, capsys, monkeypatch):
     monkeypatch.setattr(weights, "index", lambda: {})
     rc, _, err = run_main(["--hr-dir", hr_dir, "--scenario", "g2.0", "--method", "mzsr"], capsys)
     assert rc == 2 and "no shipped weights" in err and len(err.strip().splitlines()) == 1
+
+
+def test_grayscale_measured_on_gray_level(hr_dir, tmp_path, capsys):
+    from keras import ops
+
+    from mzsr_tf.resize import imresize
+
+    hr = np.asarray(Image.open(hr_dir / "b.png").convert("RGB"))
+    hr_c, lr = scenarios.make_lr(hr, "g2.0")
+    sr = scenarios.to_uint8(ops.convert_to_numpy(imresize(lr[None] / 255.0, 2.0))[0])
+    on_gray, on_y = psnr(sr[..., 0], hr_c[..., 0], 2), psnr(sr, hr_c, 2)
+    assert on_gray < on_y - 1.0  # Y of a gray replica scales errors by 219/255 (+1.32 dB)
+    for flag, expected in (([], on_gray), (["--gray-as-rgb"], on_y)):
+        js = tmp_path / f"g{len(flag)}.json"
+        rc, _, err = run_main(["--hr-dir", hr_dir, "--scenario", "g2.0", "--method", "bicubic", "--json", js, *flag], capsys)
+        assert rc == 0, err
+        rep = json.loads(js.read_text())
+        assert rep["gray_images"] == ["b.png"]
+        got = rep["scenarios"]["g2.0"]["columns"]["bicubic"]["images"]["b.png"]["psnr"]
+        assert got == pytest.approx(expected, abs=1e-9)
