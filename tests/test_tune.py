@@ -37,7 +37,9 @@ def setup(tmp_path_factory):
     cfg = root / "smoke.yaml"
     cfg.write_text(yaml.safe_dump({
         "preset": "smoke", "run_dir": str(root / "run"),
-        "data": {"dirs": [str(imgs)]}, "meta": {"init_weights": weights},
+        "data": {"dirs": [str(imgs)]},
+        # smaller graphs than the preset (1 task, 1 inner step): each trial traces its own meta step
+        "meta": {"init_weights": weights, "tasks_per_batch": 1, "inner_steps": 1},
     }))
     return {"root": root, "config": str(cfg), "weights": weights}
 
