@@ -43,10 +43,17 @@ class EvalContext:
       kernel_size: side of the scenario kernels.
       cache: per-run storage (loaded weights, compiled functions).
       info: per-(method, scenario) notes recorded in the JSON (e.g. weights file).
+      ensemble: ``--ensemble``: 8-way self-ensemble (None: each method's default,
+        on for ZSSR, off for MZSR).
+      zssr_iters: ZSSR's iteration cap.
+      seed: ZSSR's seed.
     """
 
     weights: Optional[str] = None
     kernel_size: int = DEFAULT_KERNEL_SIZE
+    ensemble: Optional[bool] = None
+    zssr_iters: int = 3000
+    seed: int = 0
     cache: dict = dataclasses.field(default_factory=dict)
     info: dict = dataclasses.field(default_factory=dict)
 
@@ -60,19 +67,22 @@ class Method:
       uses_steps: one result column per ``--steps`` value (else one column, n_steps None).
       prepare: optional ``prepare(scenario, ctx)`` called once per scenario before
         any image (load weights there so a bad ``--weights`` fails early).
+      warmup: run it in ``--warmup`` (False for methods whose compile time is
+        negligible beside their run time, e.g. ZSSR).
     """
 
     run: Callable
     uses_steps: bool = False
     prepare: Optional[Callable] = None
+    warmup: bool = True
 
 
 METHODS = {}
 
 
-def register_method(name, run, uses_steps=False, prepare=None):
+def register_method(name, run, uses_steps=False, prepare=None, warmup=True):
     """Adds (or replaces) a method selectable with ``--method NAME``."""
-    METHODS[name] = Method(run, uses_steps, prepare)
+    METHODS[name] = Method(run, uses_steps, prepare, warmup)
 
 
 def _to_float(lr):
@@ -107,15 +117,17 @@ def mzsr_prepare(scenario, ctx):
 
 
 def mzsr_run(lr, scenario, n_steps, ctx):
-    """Zero-shot adaptation with the scenario's kernel and the reference step sizes."""
+    """Zero-shot adaptation with the scenario's kernel and the reference step sizes
+    (``ctx.ensemble``: then the mean of the 8 dihedral variants of the adapted network)."""
     from keras import ops
 
     from .adapt import step_size_schedule, zero_shot_sr
+    from .ensemble import zero_shot_sr_ensemble
 
     mzsr_prepare(scenario, ctx)
     params = ctx.cache[_mzsr_key(scenario, ctx)]
     steps = tuple(step_size_schedule(n_steps, scenario.subsampling, scenario.scale))
-    sr = zero_shot_sr(
+    sr = (zero_shot_sr_ensemble if ctx.ensemble else zero_shot_sr)(
         params,
         _to_float(lr),
         scenario.scale,
@@ -126,8 +138,22 @@ def mzsr_run(lr, scenario, n_steps, ctx):
     return to_uint8(ops.convert_to_numpy(sr)[0])
 
 
+def zssr_run(lr, scenario, n_steps, ctx):
+    """ZSSR from scratch on the LR image with the scenario's kernel (:mod:`mzsr_tf.zssr`)."""
+    from keras import ops
+
+    from .zssr import ZSSRConfig, zssr
+
+    cfg = ZSSRConfig(max_iters=ctx.zssr_iters, ensemble=ctx.ensemble is not False)
+    sr, info = zssr(_to_float(lr), scenario.scale, scenario.kernel(ctx.kernel_size), scenario.subsampling, cfg, ctx.seed)
+    notes = ctx.info.setdefault(("zssr", scenario.name), {"max_iters": cfg.max_iters, "ensemble": cfg.ensemble, "runs": []})
+    notes["runs"].append({k: info[k] for k in ("iterations", "stopped", "final_lr", "total_seconds")})
+    return to_uint8(ops.convert_to_numpy(sr)[0])
+
+
 register_method("bicubic", bicubic_run)
 register_method("mzsr", mzsr_run, uses_steps=True, prepare=mzsr_prepare)
+register_method("zssr", zssr_run, warmup=False)
 
 
 def read_hr(path):
@@ -320,6 +346,10 @@ def build_parser():
         help="measure grayscale HR files on the Y of their RGB replica (BasicSR) instead of on the gray level (MATLAB)",
     )
     p.add_argument("--warmup", action="store_true", help="untimed run of each method on up to two images of different shapes first, so times exclude tracing/compilation")
+    p.add_argument("--ensemble", action=argparse.BooleanOptionalAction, default=None, help="8-way geometric self-ensemble (default: on for zssr, as ZSSR does; off for mzsr, as the paper's MZSR)")
+    p.add_argument("--zssr-iters", type=int, default=3000, metavar="N", help="ZSSR iteration cap (default 3000; it may stop earlier at its learning-rate floor)")
+    p.add_argument("--seed", type=int, default=0, help="ZSSR's seed (default 0)")
+    p.add_argument("--table4", action=argparse.BooleanOptionalAction, default=None, help="time each method on a 256x256 LR image (paper's Table 4); default: on when zssr is among the methods")
     return p
 
 
@@ -335,6 +365,8 @@ def _check_args(args):
         raise InputError(f"--kernel-size must be a positive odd number, got {args.kernel_size}")
     if args.limit is not None and args.limit < 1:
         raise InputError(f"--limit must be >= 1, got {args.limit}")
+    if args.zssr_iters < 1:
+        raise InputError(f"--zssr-iters must be >= 1, got {args.zssr_iters}")
     if args.json:
         if os.path.exists(args.json) and not args.overwrite:
             raise InputError(f"{args.json} exists; pass --overwrite to replace it")
@@ -379,7 +411,7 @@ def main(argv=None):
         images = images[: args.limit]
     names = [n for n, _, _ in images]
     cols = columns(methods, list(dict.fromkeys(args.steps)))
-    ctx = EvalContext(weights=args.weights, kernel_size=args.kernel_size)
+    ctx = EvalContext(weights=args.weights, kernel_size=args.kernel_size, ensemble=args.ensemble, zssr_iters=args.zssr_iters, seed=args.seed)
     report = {
         "hr_dir": os.path.abspath(args.hr_dir),
         "images": names,
@@ -394,7 +426,7 @@ def main(argv=None):
     }
     for sc in scenarios:
         if args.warmup:
-            evaluate_scenario(sc, _warmup_images(sc, images), cols, ctx, warn=lambda m: None)
+            evaluate_scenario(sc, _warmup_images(sc, images), [c for c in cols if METHODS[c[1]].warmup], ctx, warn=lambda m: None)
         results, bad = evaluate_scenario(sc, images, cols, ctx, warn, _progress, args.gray_as_rgb)
         report["skipped"] += [f"{n} ({sc.name})" for n in bad]
         print(describe(sc, args.kernel_size))
@@ -409,6 +441,9 @@ def main(argv=None):
         for label, m, n in cols:
             entry["columns"][label] = {"method": m, "steps": n, **ctx.info.get((m, sc.name), {}), **results[label]}
         report["scenarios"][sc.name] = entry
+    from .comparison import print_comparison
+
+    print_comparison(report, scenarios, images, cols, ctx, args, METHODS)
     if args.json:
         tmp = args.json + ".tmp"
         with open(tmp, "w") as f:
