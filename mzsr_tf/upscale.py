@@ -4,6 +4,7 @@ Command::
 
     python -m mzsr_tf.upscale INPUT OUTPUT [--scale {2,4}] [--subsampling {direct,bicubic}]
         [--kernel FILE|NAME] [--steps N] [--weights NAME|PATH] [--overwrite] [--seed N]
+        [--method {mzsr,zssr}] [--ensemble] [--zssr-iters N]
 
 Python::
 
@@ -14,6 +15,10 @@ Each image is adapted on its own (Algorithm 2 of the paper): its "son" (the
 image degraded once more with the given kernel) is upscaled, ``steps`` gradient
 steps fit the network to map it back to the image, then the adapted network
 upscales the image. No kernel means no blur (plain subsampling).
+
+``--method zssr`` runs the ZSSR baseline instead (the same network trained
+from scratch on the image, minutes per image; :mod:`mzsr_tf.zssr`);
+``--ensemble`` averages the 8 rotated/flipped variants (:mod:`mzsr_tf.ensemble`).
 """
 import argparse
 import os
@@ -32,6 +37,7 @@ SCALES = (2, 4)
 SUBSAMPLINGS = ("direct", "bicubic")
 DEFAULT_STEPS = 10
 MAX_STEPS = 100  # the adaptation loop is unrolled into the compiled graph
+METHODS = ("mzsr", "zssr")
 
 
 def check_options(scale, steps, subsampling):
@@ -118,15 +124,31 @@ def weights_mismatch(name, scale, subsampling):
     return None
 
 
-def super_resolve(params, image, scale, kernel, steps, subsampling):
-    """Runs the adaptation and the upscaling on one float32 H×W×3 image; returns sH×sW×3 float32."""
+def super_resolve(params, image, scale, kernel, steps, subsampling, ensemble=False):
+    """Runs the adaptation and the upscaling on one float32 H×W×3 image; returns sH×sW×3 float32.
+
+    ``ensemble``: average the 8 dihedral variants of the adapted network's output.
+    """
     from keras import ops
 
     from .adapt import step_size_schedule, zero_shot_sr
+    from .ensemble import zero_shot_sr_ensemble
 
     sizes = tuple(step_size_schedule(steps, subsampling, scale))
-    sr = zero_shot_sr(params, image[None], scale, kernel=kernel, subsampling=subsampling, step_sizes=sizes)
+    fn = zero_shot_sr_ensemble if ensemble else zero_shot_sr
+    sr = fn(params, image[None], scale, kernel=kernel, subsampling=subsampling, step_sizes=sizes)
     return np.asarray(ops.convert_to_numpy(sr)[0], dtype=np.float32)
+
+
+def zssr_super_resolve(image, scale, kernel, subsampling, ensemble=True, max_iters=3000, seed=0):
+    """The ZSSR baseline on one float32 H×W×3 image; returns (sH×sW×3 float32, info dict)."""
+    from keras import ops
+
+    from .zssr import ZSSRConfig, zssr
+
+    cfg = ZSSRConfig(max_iters=int(max_iters), ensemble=bool(ensemble))
+    sr, info = zssr(image[None], scale, kernel, subsampling, cfg, seed=seed)
+    return np.asarray(ops.convert_to_numpy(sr)[0], dtype=np.float32), info
 
 
 def _as_kind(sr, kind):
@@ -137,7 +159,8 @@ def _as_kind(sr, kind):
     return sr.astype(np.float32)
 
 
-def upscale(array, scale=2, kernel=None, steps=DEFAULT_STEPS, subsampling="direct", weights=None):
+def upscale(array, scale=2, kernel=None, steps=DEFAULT_STEPS, subsampling="direct", weights=None,
+            method="mzsr", ensemble=None, zssr_iters=3000, seed=0):
     """Super-resolves one image by zero-shot adaptation (MZSR, Algorithm 2).
 
     Args:
@@ -150,6 +173,12 @@ def upscale(array, scale=2, kernel=None, steps=DEFAULT_STEPS, subsampling="direc
       subsampling: 'direct' (keep every s-th pixel) or 'bicubic'.
       weights: shipped weights name, a ``.weights.h5`` path, or None for the
         default for (scale, subsampling).
+      method: 'mzsr' or 'zssr' (the baseline: trained from scratch on the image;
+        ``steps`` and ``weights`` are not used).
+      ensemble: 8-way self-ensemble; None = the method's default (off for mzsr,
+        on for zssr, with median and back-projection).
+      zssr_iters: ZSSR's iteration cap (it may stop earlier at its rate floor).
+      seed: ZSSR's random seed.
 
     Returns:
       sH×sW×3 array of the input's dtype family: uint8 → uint8, uint16 → uint16,
@@ -159,16 +188,28 @@ def upscale(array, scale=2, kernel=None, steps=DEFAULT_STEPS, subsampling="direc
       InputError: bad image, kernel, option or weights (one clear message).
     """
     scale, steps = check_options(scale, steps, subsampling)
+    check_method(method, zssr_iters)
     image, kind, notes = as_image_array(array, source="array")
     for note in notes:
         warnings.warn(f"array: {note}", stacklevel=2)
     k = resolve_kernel(kernel, warn=lambda m: warnings.warn(m.removeprefix("warning: "), stacklevel=3))
     check_size(image.shape[0], image.shape[1], scale, None if k is None else k.shape, source="array")
+    if method == "zssr":
+        sr, _ = zssr_super_resolve(image, scale, k, subsampling, ensemble is not False, zssr_iters, seed)
+        return _as_kind(sr, kind)
     params, name = load_params(weights, scale, subsampling)
     mismatch = weights_mismatch(name, scale, subsampling)
     if mismatch:
         warnings.warn(mismatch, stacklevel=2)
-    return _as_kind(super_resolve(params, image, scale, k, steps, subsampling), kind)
+    return _as_kind(super_resolve(params, image, scale, k, steps, subsampling, bool(ensemble)), kind)
+
+
+def check_method(method, zssr_iters=3000):
+    """Raises InputError for an unknown method or a ZSSR iteration cap below 1."""
+    if method not in METHODS:
+        raise InputError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    if isinstance(zssr_iters, bool) or not isinstance(zssr_iters, (int, np.integer)) or zssr_iters < 1:
+        raise InputError(f"zssr_iters must be a positive integer, got {zssr_iters!r}")
 
 
 # ---------------------------------------------------------------- command line
@@ -234,8 +275,22 @@ def build_parser():
         type=int,
         default=None,
         metavar="N",
-        help="seed Python, NumPy and the backend (adaptation itself uses no randomness)",
+        help="seed Python, NumPy and the backend (adaptation itself uses no randomness; ZSSR's seed, default 0)",
     )
+    p.add_argument(
+        "--method",
+        choices=METHODS,
+        default="mzsr",
+        help="mzsr (default): meta-learned network + adaptation; zssr: the ZSSR baseline, trained from scratch "
+        "on each image (minutes per image; ignores --steps and --weights)",
+    )
+    p.add_argument(
+        "--ensemble",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="8-way self-ensemble (rotations/flips): ~8x the upscaling cost; default off for mzsr, on for zssr",
+    )
+    p.add_argument("--zssr-iters", type=int, default=3000, metavar="N", help="ZSSR iteration cap (default 3000)")
     return p
 
 
@@ -306,6 +361,7 @@ def main(argv=None):
     except SystemExit as e:  # --help
         return e.code or 0
     scale, steps = check_options(args.scale, args.steps, args.subsampling)
+    check_method(args.method, args.zssr_iters)
     pairs, folder, skipped = plan(args.input, args.output, args.overwrite)
     if skipped:
         _say(f"note: {args.input}: skipped {skipped} file(s) without an image extension")
@@ -321,10 +377,14 @@ def main(argv=None):
         import keras
 
         keras.utils.set_random_seed(args.seed)
-    params, name = load_params(args.weights, scale, args.subsampling)
-    mismatch = weights_mismatch(name, scale, args.subsampling)
-    if mismatch:
-        _say(f"warning: {mismatch}")
+    zssr_mode = args.method == "zssr"
+    if zssr_mode:
+        params, name = None, "ZSSR (trained on each image)"
+    else:
+        params, name = load_params(args.weights, scale, args.subsampling)
+        mismatch = weights_mismatch(name, scale, args.subsampling)
+        if mismatch:
+            _say(f"warning: {mismatch}")
     if folder:
         os.makedirs(args.output, exist_ok=True)
 
@@ -339,7 +399,12 @@ def main(argv=None):
             for note in notes:
                 _say(f"note: {src}: {note}")
             check_size(image.shape[0], image.shape[1], scale, ksize, source=src)
-            sr = super_resolve(params, image, scale, kernel, steps, args.subsampling)
+            if zssr_mode:
+                sr, info = zssr_super_resolve(image, scale, kernel, args.subsampling, args.ensemble is not False,
+                                              args.zssr_iters, 0 if args.seed is None else args.seed)
+                _say(f"{src}: ZSSR {info['iterations']} iterations, stopped by {info['stopped']}")
+            else:
+                sr = super_resolve(params, image, scale, kernel, steps, args.subsampling, bool(args.ensemble))
             write_image(out, sr, overwrite=args.overwrite)
         except InputError as e:
             if not folder:
@@ -353,7 +418,9 @@ def main(argv=None):
         per = sum(times) / len(times)
         where = args.output if folder else pairs[0][1]
         extra = f" (first {times[0]:.2f} s, includes compiling)" if len(times) > 1 else " (includes compiling)"
-        print(f"wrote {len(times)} image(s) to {where} with weights {name}, {steps} step(s): {per:.2f} s/image{extra}")
+        how = name if zssr_mode else f"weights {name}, {steps} step(s)"
+        how += ", self-ensemble" if (args.ensemble is not False if zssr_mode else args.ensemble) else ""
+        print(f"wrote {len(times)} image(s) to {where} with {how}: {per:.2f} s/image{extra}")
     if failed:
         print(f"{len(failed)} of {len(pairs)} image(s) failed (see the errors above)", file=sys.stderr)
         return 1
