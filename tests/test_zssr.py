@@ -175,3 +175,59 @@ def test_zssr_seeded_and_capped():
     assert ia["iterations"] == 5
     np.testing.assert_allclose(ia["losses"], ib["losses"], rtol=1e-5)
     np.testing.assert_allclose(_np(a), _np(b), atol=1e-5)
+
+
+# --------------------------------------------------------------------------- commands and tables
+
+
+def _hr_dir(tmp_path, name="hr"):
+    from PIL import Image
+
+    d = tmp_path / name
+    d.mkdir()
+    img = (_smooth_image(24, 28, seed=3)[0] * 255).round().astype(np.uint8)
+    Image.fromarray(img).save(d / "a.png")
+    return d
+
+
+def test_evaluate_zssr_prints_table2(tmp_path, capsys):
+    import json
+
+    from mzsr_tf import evaluate
+
+    js = tmp_path / "r.json"
+    rc = evaluate.main(["--hr-dir", str(_hr_dir(tmp_path, "Set5")), "--scenario", "g2.0", "--method", "bicubic", "zssr",
+                        "--zssr-iters", "3", "--no-ensemble", "--no-table4", "--json", str(js)])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert "Table 2 (Set5)" in out and "[28.73]" in out and "[34.90]" in out  # paper g^d_2.0 bicubic, ZSSR
+    assert "Table 4" not in out
+    rep = json.loads(js.read_text())
+    col = rep["scenarios"]["g2.0"]["columns"]["zssr"]
+    assert col["runs"][0]["iterations"] == 3 and col["max_iters"] == 3 and col["ensemble"] is False
+    assert set(rep["table2"]["g2.0"]) == {"bicubic", "zssr"}
+
+
+def test_table_formatting():
+    from mzsr_tf import comparison
+
+    res = {"g0.2": {"bicubic": {"mean": {"psnr": 30.0, "ssim": 0.9}}, "mzsr(1)": {"mean": {"psnr": 33.0, "ssim": 0.95}}}}
+    t2 = comparison.format_table2(res, "set5")
+    assert "30.00/0.9000 [30.24]" in t2 and "33.00/0.9500 [33.14]" in t2
+    assert "[  -  ]" in comparison.format_table2(res, None)
+    t4 = comparison.format_table4([("zssr", "zssr", 300.0), ("mzsr(1)", "mzsr", 0.5), ("bicubic", "bicubic", 0.01)], "x")
+    assert "600x" in t4 and "142.72 s" in t4 and "225,091" in t4
+    assert comparison.parameters("zssr") == count_params(zssr.init_params(0))
+    assert comparison.paper_set("/data/benchmark/Set5/") == "set5" and comparison.paper_set("/x/mine") is None
+
+
+def test_upscale_api_zssr():
+    import mzsr_tf
+
+    img = (_smooth_image(16, 20, seed=4)[0] * 255).round().astype(np.uint8)
+    sr = mzsr_tf.upscale(img, scale=2, kernel="g2.0", method="zssr", zssr_iters=2, ensemble=False)
+    assert sr.shape == (32, 40, 3) and sr.dtype == np.uint8
+    from mzsr_tf.errors import InputError
+
+    with pytest.raises(InputError, match="method"):
+        mzsr_tf.upscale(img, method="srcnn")
