@@ -25,6 +25,6 @@ setup(
         "onnxruntime==1.31.1",
         "tensorflow-serving-api==2.21.0",
     ],
-    extras_require={"test": ["pytest>=8"], "jax": ["jax[cpu]"]},
+    extras_require={"test": ["pytest>=8", "jax[cpu]==0.10.2"], "jax": ["jax[cpu]==0.10.2"]},
     entry_points={"console_scripts": ["mzsr-tf=mzsr_tf.cli:main"]},
 )
