@@ -134,7 +134,7 @@ def main(argv=None):
     print("\nfeed-forward pass (float32 LR in [0, 1] -> SR, resize included)")
     lr = image[None].astype(np.float32) / 255.0
     consts = [tf.constant(p) for p in params]
-    tf_ff = tf.function(lambda x: serving.feed_forward(consts, x, scale))
+    tf_ff = tf.function(lambda x: serving.feed_forward(consts, x, scale), autograph=False)
     onnx_path = os.path.join(tmp, "mzsr.onnx")
     serving.export_onnx(params, onnx_path, scale=scale)
     providers = serving.onnx_providers()

@@ -26,9 +26,9 @@ run before any computation; the messages start with ``mzsr:``.
 
 The ONNX export (:func:`export_onnx`) is the feed-forward pass only (no
 adaptation): LR float [1, H, W, 3] in [0, 1] -> SR float in [0, 1], the MATLAB
-resize included, converted with tf2onnx from a ``tf.function`` whose weights are
-embedded as constants (tf2onnx 1.17 turns the captured tensors of TF 2.21
-functions into extra graph inputs otherwise).
+resize included, converted with ``tf2onnx.convert.from_function`` from a
+``tf.function`` whose weights are embedded as constants (tf2onnx 1.17 turns
+captured eager tensors of a TF 2.21 function into extra graph inputs otherwise).
 """
 import json
 import os
@@ -282,13 +282,13 @@ class ServingModule(tf.Module):
     ])
     def adapt_encoded(self, image_bytes, kernel, steps):
         """serving_default on an encoded image; returns the SR image as PNG bytes."""
-        sr = self._adapt_and_upscale(self._decode(image_bytes), kernel, steps)
+        sr = self.serving_default(self._decode(image_bytes), kernel, steps)["sr"]  # the same traced graph
         return {"sr_png_bytes": tf.io.encode_png(sr[0])}
 
     @tf.function(input_signature=[tf.TensorSpec([], tf.string, name="image_bytes")])
     def upscale_encoded(self, image_bytes):
         """upscale on an encoded image; returns the SR image as PNG bytes."""
-        return {"sr_png_bytes": tf.io.encode_png(self._upscale(self._decode(image_bytes))[0])}
+        return {"sr_png_bytes": tf.io.encode_png(self.upscale(self._decode(image_bytes))["sr"][0])}
 
     def signatures(self):
         return {
@@ -348,9 +348,10 @@ def export_onnx(params, path, scale=2, opset=DEFAULT_OPSET, network_only=False):
     arrays = [np.asarray(p, np.float32) for p in params]
     name = "ilr" if network_only else "lr"
 
-    # The weights become Const nodes inside the trace: tf2onnx 1.17 cannot freeze the
-    # captured tensors or variables of a TF 2.21 function (they turn into graph inputs).
-    @tf.function(input_signature=[tf.TensorSpec([1, None, None, 3], tf.float32, name=name)])
+    # The weights become Const nodes inside the trace. tf2onnx 1.17 freezes captured
+    # variables, but captured eager tensors (what model.get_params returns) turn into
+    # extra graph inputs that onnxruntime then asks to be fed.
+    @tf.function(input_signature=[tf.TensorSpec([1, None, None, 3], tf.float32, name=name)], autograph=False)
     def ff(x):
         consts = [tf.constant(a) for a in arrays]
         if network_only:
