@@ -5,7 +5,6 @@ One small model (random weights, 24×24 images) is exported once per module.
 """
 import base64
 import importlib.util
-import io
 import json
 import os
 import subprocess
@@ -390,6 +389,22 @@ def test_bad_requests_to_the_other_signatures(loaded, lr):
     # The model still serves after the bad requests.
     out = _call(loaded.signatures["serving_default"], image=lr, kernel=KERNEL, steps=np.int32(1))["sr"]
     assert out.shape == (1, 48, 48, 3)
+
+
+def test_session_loader_like_tf_serving(exported, loaded, lr):
+    """TF Serving loads a SavedModel into a session and feeds the signature's tensor names."""
+    with tf.Graph().as_default(), tf.compat.v1.Session() as sess:
+        meta = tf.compat.v1.saved_model.loader.load(sess, ["serve"], exported[0])
+        sig = meta.signature_def["serving_default"]
+        assert sig.method_name == "tensorflow/serving/predict"
+        feeds = {sig.inputs["image"].name: lr, sig.inputs["kernel"].name: KERNEL, sig.inputs["steps"].name: 2}
+        got = sess.run(sig.outputs["sr"].name, feeds)
+        with pytest.raises(tf.errors.InvalidArgumentError, match=r"mzsr: steps must be in 0\.\.12"):
+            sess.run(sig.outputs["sr"].name, dict(feeds, **{sig.inputs["steps"].name: MAX_STEPS + 1}))
+        with pytest.raises(tf.errors.InvalidArgumentError, match="mzsr: kernel has NaN"):
+            sess.run(sig.outputs["sr"].name, dict(feeds, **{sig.inputs["kernel"].name: KERNEL * np.nan}))
+    want = _call(loaded.signatures["serving_default"], image=lr, kernel=KERNEL, steps=np.int32(2))["sr"].numpy()
+    np.testing.assert_array_equal(got, want)
 
 
 def test_no_blur_kernel_is_the_python_path_without_kernel(loaded, params, lr):
