@@ -471,7 +471,7 @@ def write_best(out, tuner, task, settings):
     n_done = sum(1 for t in tuner.oracle.trials.values() if t.status == "COMPLETED")
     head = (
         f"# Best of {n_done} trials of `python -m mzsr_tf.tune` ({settings['tuner']}, mode {settings['mode']}): trial {trial.trial_id},\n"
-        f"# {OBJECTIVE} = {score:.3f} dB after {settings['eval_steps']} zero-shot steps on held-out validation images.\n"
+        f"# {OBJECTIVE} = {score:.3f} dB after {settings['eval_steps']} zero-shot steps on {settings['images'] or 'held-out validation images'}.\n"
     )
     if task.mode == "meta":
         path = os.path.join(out, "best.yaml")
@@ -592,6 +592,11 @@ def search(cfg, out, mode="meta", tuner=None, trials=8, trial_iterations=30, ran
                 "val_kernels": kernels_per_image, "seed": seed, "space": space, "config": config_mod.to_dict(cfg),
                 "weights": weights, "images": images_dir, "trials": trials}
     os.makedirs(out, exist_ok=True)
+    if overwrite:  # the tuner removes its own records; these files are ours
+        for name in ("references.json", "trials.csv", "objective.png", "best.yaml", "best_step_sizes.yaml"):
+            if os.path.exists(os.path.join(out, name)):
+                os.remove(os.path.join(out, name))
+        shutil.rmtree(os.path.join(out, "baseline"), ignore_errors=True)
     _settings_check(out, settings, overwrite)
 
     if mode == "meta":
