@@ -31,11 +31,16 @@ def l1_loss(params, x, y):
 
 
 def sgd_step(params, x, y, lr, first_order=False):
-    """One plain gradient step on L1(forward(params, x), y); returns (loss, new params)."""
+    """One plain gradient step on L1(forward(params, x), y); returns (loss, new params).
+
+    Args:
+      lr: one step size, or a sequence with one per tensor (Meta-SGD style).
+    """
     loss, grads = backend.value_and_grad(l1_loss, params, x, y)
     if first_order:
         grads = [backend.stop_gradient(g) for g in grads]
-    return loss, [p - lr * g for p, g in zip(params, grads)]
+    lrs = lr if isinstance(lr, (list, tuple)) else [lr] * len(params)
+    return loss, [p - a * g for p, a, g in zip(params, lrs, grads)]
 
 
 def adapt_trajectory(params, x, y, step_sizes, first_order=False):
@@ -45,7 +50,7 @@ def adapt_trajectory(params, x, y, step_sizes, first_order=False):
       params: list of tensors (the initial weights θ).
       x: ILR input batch the inner loss sees.
       y: target batch (same spatial size as x).
-      step_sizes: one step size per step (floats or scalar tensors).
+      step_sizes: one step size per step (floats or scalar tensors, or per-tensor lists).
       first_order: drop second-order terms (the gradient is a constant to the outer loop).
 
     Returns:

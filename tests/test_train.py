@@ -205,3 +205,18 @@ def test_bad_config_is_one_clear_error(tmp_path, capsys):
     assert "unknown key 'meta.no_such_key'" in capsys.readouterr().err
     assert command.main(["--preset", "smoke", "--set", "scale=3"]) == 2
     assert command.main(["--config", str(tmp_path / "missing.yaml")]) == 2
+
+
+def test_learnable_inner_step_sizes_are_meta_trained(image_dir):
+    from mzsr_tf.model import build_model, get_params
+    from mzsr_tf.train.stages import Meta
+
+    cfg = smoke_cfg(image_dir, "unused", **{"meta.learn_inner_lr": True})
+    pool = ImagePool([np.asarray(Image.open(os.path.join(image_dir, f))) for f in sorted(os.listdir(image_dir))])
+    meta = Meta(cfg, pool, [], get_params(build_model()))
+    state = meta.init()
+    lrs0 = np.asarray(state["extra"]["inner_lr"][0])
+    assert lrs0.shape == (cfg.meta.inner_steps, 16) and np.all(lrs0 == cfg.meta.inner_lr)
+    state, metrics = meta.step(state, next(meta.batches(0)), 0)
+    lrs1 = np.asarray(state["extra"]["inner_lr"][0])
+    assert not np.allclose(lrs0, lrs1) and np.isfinite(float(metrics["loss/meta"]))

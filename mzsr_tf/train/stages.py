@@ -162,9 +162,10 @@ class Meta(Stage):
         for t in range(m.tasks_per_batch):
             if m.learn_inner_lr:
                 lrs = trainable[-1]
-                traj = _adapt_per_tensor(params, ilr[t, :half], hr[t, :half], lrs, m.first_order)
+                sizes = [[lrs[j, i] for i in range(n_model)] for j in range(m.inner_steps)]
             else:
-                _, traj = adapt_trajectory(params, ilr[t, :half], hr[t, :half], [m.inner_lr] * m.inner_steps, m.first_order)
+                sizes = [m.inner_lr] * m.inner_steps
+            _, traj = adapt_trajectory(params, ilr[t, :half], hr[t, :half], sizes, m.first_order)
             for j, fast in enumerate(traj):
                 per_step[j] = per_step[j] + l1_loss(fast, ilr[t, half:], hr[t, half:]) / m.tasks_per_batch
         total = sum(weights[j] * per_step[j] for j in range(m.inner_steps))
@@ -213,25 +214,6 @@ class Meta(Stage):
         save_weights(state["params"], os.path.join(out_dir, "final.weights.h5"))
         if state["extra"].get("inner_lr"):
             np.save(os.path.join(out_dir, "inner_lr.npy"), _np(state["extra"]["inner_lr"][0]))
-
-
-def _adapt_per_tensor(params, x, y, lrs, first_order):
-    """Inner loop with learnable step sizes lrs[step, tensor] (Meta-SGD per step and layer)."""
-    from ..adapt import sgd_step
-
-    traj = []
-    for j in range(lrs.shape[0]):
-        loss, grads_params = _grads(params, x, y, first_order)
-        params = [p - lrs[j, i] * g for i, (p, g) in enumerate(zip(params, grads_params))]
-        traj.append(params)
-    return traj
-
-
-def _grads(params, x, y, first_order):
-    loss, grads = backend.value_and_grad(l1_loss, params, x, y)
-    if first_order:
-        grads = [backend.stop_gradient(g) for g in grads]
-    return loss, grads
 
 
 def initial_meta_params(cfg, run_dir):
