@@ -128,21 +128,22 @@ def self_ensemble(fn, lr, scale=1, subsampling="bicubic", reduce="mean", variant
 _compiled = {}
 
 
-def _sr_fn(scale):
+def _sr_fn(scale, compute_dtype=None):
     """Compiled clip(forward(params, ILR(lr)), 0, 1) for one scale."""
-    fn = _compiled.get(("sr", scale))
+    key = ("sr", scale, compute_dtype)
+    fn = _compiled.get(key)
     if fn is None:
         from .model import forward
 
         def run(params, lr):
-            return ops.clip(forward(params, imresize(lr, float(scale))), 0.0, 1.0)
+            return ops.clip(forward(params, imresize(lr, float(scale)), compute_dtype), 0.0, 1.0)
 
-        fn = _compiled[("sr", scale)] = backend.compile_fn(run)
+        fn = _compiled[key] = backend.compile_fn(run)
     return fn
 
 
-def _adapt_fn(scale, subsampling, step_sizes, has_kernel):
-    key = ("adapt", scale, subsampling, step_sizes, has_kernel)
+def _adapt_fn(scale, subsampling, step_sizes, has_kernel, compute_dtype=None):
+    key = ("adapt", scale, subsampling, step_sizes, has_kernel, compute_dtype)
     fn = _compiled.get(key)
     if fn is None:
         from .adapt import adapt, make_son
@@ -150,26 +151,26 @@ def _adapt_fn(scale, subsampling, step_sizes, has_kernel):
         def run(params, lr, kernel):
             son = make_son(lr, scale, kernel if has_kernel else None, subsampling)
             son_ilr = imresize(son, float(scale), out_hw=(ops.shape(lr)[1], ops.shape(lr)[2]))
-            return adapt(params, son_ilr, lr, step_sizes)
+            return adapt(params, son_ilr, lr, step_sizes, compute_dtype=compute_dtype)
 
         fn = _compiled[key] = backend.compile_fn(run)
     return fn
 
 
-def adapted_params(params, lr, scale, kernel=None, subsampling="direct", step_sizes=()):
+def adapted_params(params, lr, scale, kernel=None, subsampling="direct", step_sizes=(), compute_dtype=None):
     """The fast weights after Algorithm 2's steps on (ILR(son) → LR) (θ itself for no steps)."""
     step_sizes = tuple(float(a) for a in step_sizes)
     if not step_sizes:
         return list(params)
     has_kernel = kernel is not None
     k = ops.convert_to_tensor(kernel, "float32") if has_kernel else ops.zeros((1, 1))
-    fn = _adapt_fn(int(scale), subsampling, step_sizes, has_kernel)
+    fn = _adapt_fn(int(scale), subsampling, step_sizes, has_kernel, compute_dtype)
     return list(fn(list(params), ops.convert_to_tensor(lr, "float32"), k))
 
 
-def super_resolve(params, lr, scale, subsampling="direct", ensemble=False, reduce="mean"):
+def super_resolve(params, lr, scale, subsampling="direct", ensemble=False, reduce="mean", compute_dtype=None):
     """clip(f(ILR(lr))) with the given weights, optionally as the 8-way self-ensemble."""
-    sr = _sr_fn(int(scale))
+    sr = _sr_fn(int(scale), compute_dtype)
     params = list(params)
     lr = ops.convert_to_tensor(lr, "float32")
     if not ensemble:
@@ -177,11 +178,11 @@ def super_resolve(params, lr, scale, subsampling="direct", ensemble=False, reduc
     return self_ensemble(lambda x: sr(params, x), lr, scale, subsampling, reduce=reduce)
 
 
-def zero_shot_sr_ensemble(params, lr, scale, kernel=None, subsampling="direct", step_sizes=()):
+def zero_shot_sr_ensemble(params, lr, scale, kernel=None, subsampling="direct", step_sizes=(), compute_dtype=None):
     """MZSR with ``--ensemble``: adapt once on the image as given, then average the 8 variants.
 
     Same arguments and result as :func:`mzsr_tf.adapt.zero_shot_sr`; costs the
     adaptation plus 8 forward passes instead of 1.
     """
-    fast = adapted_params(params, lr, scale, kernel, subsampling, step_sizes)
-    return super_resolve(fast, lr, scale, subsampling, ensemble=True, reduce="mean")
+    fast = adapted_params(params, lr, scale, kernel, subsampling, step_sizes, compute_dtype)
+    return super_resolve(fast, lr, scale, subsampling, ensemble=True, reduce="mean", compute_dtype=compute_dtype)

@@ -47,20 +47,27 @@ def set_params(model, params):
         v.assign(p)
 
 
-def forward(params, ilr):
+def forward(params, ilr, compute_dtype=None):
     """Pure forward pass: ILR + f(ILR) with the given fast weights.
 
     Args:
       params: list [w0, b0, ..., wL, bL] of conv kernels [3, 3, in, out] and biases.
       ilr: float tensor [N, H, W, 3].
+      compute_dtype: None/'float32', or 'bfloat16': the convolutions run in
+        bfloat16 (weights cast inside, so gradients still reach float32 weights)
+        and the residual is added to the float32 ILR.
     """
-    h = ilr
+    mixed = compute_dtype not in (None, "float32")
+    h = ops.cast(ilr, compute_dtype) if mixed else ilr
     n = len(params) // 2
     for i in range(n):
-        h = ops.conv(h, params[2 * i], strides=1, padding="same") + params[2 * i + 1]
+        w, b = params[2 * i], params[2 * i + 1]
+        if mixed:
+            w, b = ops.cast(w, compute_dtype), ops.cast(b, compute_dtype)
+        h = ops.conv(h, w, strides=1, padding="same") + b
         if i < n - 1:
             h = ops.relu(h)
-    return ilr + h
+    return ilr + (ops.cast(h, ilr.dtype) if mixed else h)
 
 
 def count_params(params):

@@ -29,6 +29,8 @@ ZSSR trains the same 8-layer network from scratch on the test image alone:
 * **Output**: clip(f(ILR(LR))), or with ``ensemble`` (on by default, as in
   ZSSR) the 8 dihedral variants, each back-projected ``back_projection_iters``
   = 10 times against the LR image, their median, back-projected once more.
+* **Precision**: float32 (``compute_dtype='bfloat16'`` runs the convolutions
+  in bfloat16 with float32 weights and Adam state; not ZSSR's own setting).
 * **Initialisation**: zero biases, conv kernels ~ N(0, 0.1 / fan_in) — small,
   so the untrained residual network starts close to the bicubic ILR.
 
@@ -73,6 +75,7 @@ class ZSSRConfig:
     beta1: float = 0.9
     beta2: float = 0.999
     epsilon: float = 1e-8
+    compute_dtype: str = None
 
 
 # --------------------------------------------------------------------------- weights, Adam
@@ -233,18 +236,19 @@ class LRPolicy:
 _compiled = {}
 
 
-def _l1(params, x, y):
-    return ops.mean(ops.abs(forward(params, x) - y))
+def _l1(params, x, y, compute_dtype=None):
+    return ops.mean(ops.abs(forward(params, x, compute_dtype) - y))
 
 
 def _train_step_fn(scale, subsampling, has_kernel, config):
-    key = ("train", scale, subsampling, has_kernel, config.beta1, config.beta2, config.epsilon)
+    dt = config.compute_dtype
+    key = ("train", scale, subsampling, has_kernel, config.beta1, config.beta2, config.epsilon, dt)
     fn = _compiled.get(key)
     if fn is None:
 
         def run(params, m, v, t, lr, crop, kernel):
             x = make_son_ilr(crop, scale, kernel if has_kernel else None, subsampling)
-            loss, grads = backend.value_and_grad(_l1, params, x, crop)
+            loss, grads = backend.value_and_grad(_l1, params, x, crop, dt)
             params, m, v, t = adam_update(params, grads, m, v, t, lr, config.beta1, config.beta2, config.epsilon)
             return loss, params, m, v, t
 
@@ -252,14 +256,14 @@ def _train_step_fn(scale, subsampling, has_kernel, config):
     return fn
 
 
-def _rec_error_fn(scale, subsampling, has_kernel):
-    key = ("rec", scale, subsampling, has_kernel)
+def _rec_error_fn(scale, subsampling, has_kernel, compute_dtype=None):
+    key = ("rec", scale, subsampling, has_kernel, compute_dtype)
     fn = _compiled.get(key)
     if fn is None:
 
         def run(params, lr, kernel):
             x = make_son_ilr(lr, scale, kernel if has_kernel else None, subsampling)
-            return ops.mean(ops.square(ops.clip(forward(params, x), 0.0, 1.0) - lr))
+            return ops.mean(ops.square(ops.clip(forward(params, x, compute_dtype), 0.0, 1.0) - lr))
 
         fn = _compiled[key] = backend.compile_fn(run)
     return fn
@@ -281,7 +285,8 @@ def _as_batch(lr):
 # --------------------------------------------------------------------------- the procedure
 
 
-def train(lr, scale=2, kernel=None, subsampling="direct", config=None, seed=0, params=None, progress=None):
+def train(lr, scale=2, kernel=None, subsampling="direct", config=None, seed=0, params=None, progress=None,
+          on_test=None):
     """Trains the network on the LR image alone (ZSSR). Returns (params, history).
 
     Args:
@@ -293,6 +298,7 @@ def train(lr, scale=2, kernel=None, subsampling="direct", config=None, seed=0, p
       seed: seeds the initialisation and every random draw.
       params: optional starting weights (default: :func:`init_params` (seed)).
       progress: optional callable(iteration, loss, lr) called every test_every iterations.
+      on_test: optional callable(iteration, params), same schedule (e.g. to measure PSNR on the way).
 
     Returns:
       params, and a dict with 'losses' (per iteration), 'errors' [(iteration,
@@ -309,7 +315,7 @@ def train(lr, scale=2, kernel=None, subsampling="direct", config=None, seed=0, p
     fathers, probs = make_fathers(lr, scale, config.father_scales, config.crop_size)
     has_kernel, k = _kernel_arg(kernel)
     step = _train_step_fn(scale, subsampling, has_kernel, config)
-    rec = _rec_error_fn(scale, subsampling, has_kernel)
+    rec = _rec_error_fn(scale, subsampling, has_kernel, config.compute_dtype)
     m, v, t = adam_init(params)
     policy = LRPolicy(config)
     losses = []
@@ -327,6 +333,8 @@ def train(lr, scale=2, kernel=None, subsampling="direct", config=None, seed=0, p
             policy.record(it, float(rec(params, lr, k)))
             if progress is not None:
                 progress(it + 1, losses[-1], policy.lr)
+            if on_test is not None:
+                on_test(it + 1, params)
         policy.step(it)
     if policy.done:
         stopped = "lr_floor"
@@ -342,7 +350,8 @@ def train(lr, scale=2, kernel=None, subsampling="direct", config=None, seed=0, p
     return params, history
 
 
-def super_resolve(params, lr, scale=2, kernel=None, subsampling="direct", ensemble=True, back_projection_iters=10):
+def super_resolve(params, lr, scale=2, kernel=None, subsampling="direct", ensemble=True, back_projection_iters=10,
+                  compute_dtype=None):
     """ZSSR's output stage: f(ILR(LR)), or the median of the 8 back-projected variants, back-projected.
 
     Returns:
@@ -352,7 +361,7 @@ def super_resolve(params, lr, scale=2, kernel=None, subsampling="direct", ensemb
 
     scale = int(scale)
     lr = _as_batch(lr)
-    sr_fn = _sr_fn(scale)
+    sr_fn = _sr_fn(scale, compute_dtype)
     params = list(params)
     if not ensemble:
         return sr_fn(params, lr)
@@ -395,7 +404,8 @@ def zssr(lr, scale=2, kernel=None, subsampling="direct", config=None, seed=0, pr
     config = config or ZSSRConfig()
     start = time.perf_counter()
     params, info = train(lr, scale, kernel, subsampling, config, seed, progress=progress)
-    sr = super_resolve(params, lr, scale, kernel, subsampling, config.ensemble, config.back_projection_iters)
+    sr = super_resolve(params, lr, scale, kernel, subsampling, config.ensemble, config.back_projection_iters,
+                       config.compute_dtype)
     sr = ops.convert_to_tensor(sr)
     info["total_seconds"] = time.perf_counter() - start
     return sr, info

@@ -125,3 +125,24 @@ def test_evaluate_mzsr_ensemble(tmp_path, capsys, weights_file):
     out = capsys.readouterr().out
     assert rc == 0 and "with --ensemble" in out and "Table 4" not in out
     assert np.isfinite(json.loads(js.read_text())["table2"]["g2.0"]["mzsr(1)"]["psnr"])
+
+
+def test_bfloat16_compute_close_to_float32_and_trains_float32_weights():
+    import keras
+
+    from mzsr_tf import backend
+    from mzsr_tf.adapt import l1_loss, zero_shot_sr
+    from mzsr_tf.model import forward
+
+    keras.utils.set_random_seed(3)
+    params = get_params(build_model())  # Glorot weights: a residual far from zero
+    rng = np.random.default_rng(6)
+    x = rng.random((1, 12, 12, 3)).astype(np.float32)
+    a, b = _np(forward(params, x)), _np(forward(params, x, "bfloat16"))
+    assert b.dtype == np.float32
+    assert np.abs(a - b).max() < 0.02 * max(1.0, np.abs(a - x).max()) and not np.array_equal(a, b)
+    _, grads = backend.value_and_grad(l1_loss, params, x, x, "bfloat16")
+    assert all("float32" in str(g.dtype) for g in grads)
+    sr = _np(zero_shot_sr(params, x, 2, None, "bicubic", (0.01,), compute_dtype="bfloat16"))
+    ref = _np(zero_shot_sr(params, x, 2, None, "bicubic", (0.01,)))
+    assert sr.shape == ref.shape == (1, 24, 24, 3) and np.abs(sr - ref).mean() < 0.01
