@@ -47,6 +47,7 @@ class EvalContext:
         on for ZSSR, off for MZSR).
       zssr_iters: ZSSR's iteration cap.
       seed: ZSSR's seed.
+      compute_dtype: None (float32) or 'bfloat16' for the convolutions of mzsr and zssr.
     """
 
     weights: Optional[str] = None
@@ -54,6 +55,7 @@ class EvalContext:
     ensemble: Optional[bool] = None
     zssr_iters: int = 3000
     seed: int = 0
+    compute_dtype: Optional[str] = None
     cache: dict = dataclasses.field(default_factory=dict)
     info: dict = dataclasses.field(default_factory=dict)
 
@@ -134,6 +136,7 @@ def mzsr_run(lr, scenario, n_steps, ctx):
         kernel=scenario.kernel(ctx.kernel_size),
         subsampling=scenario.subsampling,
         step_sizes=steps,
+        compute_dtype=ctx.compute_dtype,
     )
     return to_uint8(ops.convert_to_numpy(sr)[0])
 
@@ -144,7 +147,7 @@ def zssr_run(lr, scenario, n_steps, ctx):
 
     from .zssr import ZSSRConfig, zssr
 
-    cfg = ZSSRConfig(max_iters=ctx.zssr_iters, ensemble=ctx.ensemble is not False)
+    cfg = ZSSRConfig(max_iters=ctx.zssr_iters, ensemble=ctx.ensemble is not False, compute_dtype=ctx.compute_dtype)
     sr, info = zssr(_to_float(lr), scenario.scale, scenario.kernel(ctx.kernel_size), scenario.subsampling, cfg, ctx.seed)
     notes = ctx.info.setdefault(("zssr", scenario.name), {"max_iters": cfg.max_iters, "ensemble": cfg.ensemble, "runs": []})
     notes["runs"].append({k: info[k] for k in ("iterations", "stopped", "final_lr", "total_seconds")})
@@ -349,6 +352,7 @@ def build_parser():
     p.add_argument("--ensemble", action=argparse.BooleanOptionalAction, default=None, help="8-way geometric self-ensemble (default: on for zssr, as ZSSR does; off for mzsr, as the paper's MZSR)")
     p.add_argument("--zssr-iters", type=int, default=3000, metavar="N", help="ZSSR iteration cap (default 3000; it may stop earlier at its learning-rate floor)")
     p.add_argument("--seed", type=int, default=0, help="ZSSR's seed (default 0)")
+    p.add_argument("--compute-dtype", choices=("float32", "bfloat16"), default="float32", help="precision of the convolutions of mzsr and zssr (weights stay float32; bfloat16 is ~2x faster on CPUs with bf16 units)")
     p.add_argument("--table4", action=argparse.BooleanOptionalAction, default=None, help="time each method on a 256x256 LR image (paper's Table 4); default: on when zssr is among the methods")
     return p
 
@@ -411,7 +415,8 @@ def main(argv=None):
         images = images[: args.limit]
     names = [n for n, _, _ in images]
     cols = columns(methods, list(dict.fromkeys(args.steps)))
-    ctx = EvalContext(weights=args.weights, kernel_size=args.kernel_size, ensemble=args.ensemble, zssr_iters=args.zssr_iters, seed=args.seed)
+    ctx = EvalContext(weights=args.weights, kernel_size=args.kernel_size, ensemble=args.ensemble, zssr_iters=args.zssr_iters, seed=args.seed,
+                      compute_dtype=None if args.compute_dtype == "float32" else args.compute_dtype)
     report = {
         "hr_dir": os.path.abspath(args.hr_dir),
         "images": names,

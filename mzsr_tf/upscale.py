@@ -4,7 +4,7 @@ Command::
 
     python -m mzsr_tf.upscale INPUT OUTPUT [--scale {2,4}] [--subsampling {direct,bicubic}]
         [--kernel FILE|NAME] [--steps N] [--weights NAME|PATH] [--overwrite] [--seed N]
-        [--method {mzsr,zssr}] [--ensemble] [--zssr-iters N]
+        [--method {mzsr,zssr}] [--ensemble] [--zssr-iters N] [--compute-dtype {float32,bfloat16}]
 
 Python::
 
@@ -124,7 +124,7 @@ def weights_mismatch(name, scale, subsampling):
     return None
 
 
-def super_resolve(params, image, scale, kernel, steps, subsampling, ensemble=False):
+def super_resolve(params, image, scale, kernel, steps, subsampling, ensemble=False, compute_dtype=None):
     """Runs the adaptation and the upscaling on one float32 H×W×3 image; returns sH×sW×3 float32.
 
     ``ensemble``: average the 8 dihedral variants of the adapted network's output.
@@ -136,17 +136,18 @@ def super_resolve(params, image, scale, kernel, steps, subsampling, ensemble=Fal
 
     sizes = tuple(step_size_schedule(steps, subsampling, scale))
     fn = zero_shot_sr_ensemble if ensemble else zero_shot_sr
-    sr = fn(params, image[None], scale, kernel=kernel, subsampling=subsampling, step_sizes=sizes)
+    sr = fn(params, image[None], scale, kernel=kernel, subsampling=subsampling, step_sizes=sizes,
+            compute_dtype=compute_dtype)
     return np.asarray(ops.convert_to_numpy(sr)[0], dtype=np.float32)
 
 
-def zssr_super_resolve(image, scale, kernel, subsampling, ensemble=True, max_iters=3000, seed=0):
+def zssr_super_resolve(image, scale, kernel, subsampling, ensemble=True, max_iters=3000, seed=0, compute_dtype=None):
     """The ZSSR baseline on one float32 H×W×3 image; returns (sH×sW×3 float32, info dict)."""
     from keras import ops
 
     from .zssr import ZSSRConfig, zssr
 
-    cfg = ZSSRConfig(max_iters=int(max_iters), ensemble=bool(ensemble))
+    cfg = ZSSRConfig(max_iters=int(max_iters), ensemble=bool(ensemble), compute_dtype=compute_dtype)
     sr, info = zssr(image[None], scale, kernel, subsampling, cfg, seed=seed)
     return np.asarray(ops.convert_to_numpy(sr)[0], dtype=np.float32), info
 
@@ -160,7 +161,7 @@ def _as_kind(sr, kind):
 
 
 def upscale(array, scale=2, kernel=None, steps=DEFAULT_STEPS, subsampling="direct", weights=None,
-            method="mzsr", ensemble=None, zssr_iters=3000, seed=0):
+            method="mzsr", ensemble=None, zssr_iters=3000, seed=0, compute_dtype=None):
     """Super-resolves one image by zero-shot adaptation (MZSR, Algorithm 2).
 
     Args:
@@ -179,6 +180,8 @@ def upscale(array, scale=2, kernel=None, steps=DEFAULT_STEPS, subsampling="direc
         on for zssr, with median and back-projection).
       zssr_iters: ZSSR's iteration cap (it may stop earlier at its rate floor).
       seed: ZSSR's random seed.
+      compute_dtype: None (float32) or 'bfloat16': convolutions in bfloat16,
+        weights float32 (~2x faster on CPUs with bf16 units).
 
     Returns:
       sH×sW×3 array of the input's dtype family: uint8 → uint8, uint16 → uint16,
@@ -195,13 +198,13 @@ def upscale(array, scale=2, kernel=None, steps=DEFAULT_STEPS, subsampling="direc
     k = resolve_kernel(kernel, warn=lambda m: warnings.warn(m.removeprefix("warning: "), stacklevel=3))
     check_size(image.shape[0], image.shape[1], scale, None if k is None else k.shape, source="array")
     if method == "zssr":
-        sr, _ = zssr_super_resolve(image, scale, k, subsampling, ensemble is not False, zssr_iters, seed)
+        sr, _ = zssr_super_resolve(image, scale, k, subsampling, ensemble is not False, zssr_iters, seed, compute_dtype)
         return _as_kind(sr, kind)
     params, name = load_params(weights, scale, subsampling)
     mismatch = weights_mismatch(name, scale, subsampling)
     if mismatch:
         warnings.warn(mismatch, stacklevel=2)
-    return _as_kind(super_resolve(params, image, scale, k, steps, subsampling, bool(ensemble)), kind)
+    return _as_kind(super_resolve(params, image, scale, k, steps, subsampling, bool(ensemble), compute_dtype), kind)
 
 
 def check_method(method, zssr_iters=3000):
@@ -291,6 +294,12 @@ def build_parser():
         help="8-way self-ensemble (rotations/flips): ~8x the upscaling cost; default off for mzsr, on for zssr",
     )
     p.add_argument("--zssr-iters", type=int, default=3000, metavar="N", help="ZSSR iteration cap (default 3000)")
+    p.add_argument(
+        "--compute-dtype",
+        choices=("float32", "bfloat16"),
+        default="float32",
+        help="precision of the convolutions (weights stay float32); bfloat16 is ~2x faster on CPUs with bf16 units",
+    )
     return p
 
 
@@ -378,6 +387,7 @@ def main(argv=None):
 
         keras.utils.set_random_seed(args.seed)
     zssr_mode = args.method == "zssr"
+    dtype = None if args.compute_dtype == "float32" else args.compute_dtype
     if zssr_mode:
         params, name = None, "ZSSR (trained on each image)"
     else:
@@ -401,10 +411,10 @@ def main(argv=None):
             check_size(image.shape[0], image.shape[1], scale, ksize, source=src)
             if zssr_mode:
                 sr, info = zssr_super_resolve(image, scale, kernel, args.subsampling, args.ensemble is not False,
-                                              args.zssr_iters, 0 if args.seed is None else args.seed)
+                                              args.zssr_iters, 0 if args.seed is None else args.seed, dtype)
                 _say(f"{src}: ZSSR {info['iterations']} iterations, stopped by {info['stopped']}")
             else:
-                sr = super_resolve(params, image, scale, kernel, steps, args.subsampling, bool(args.ensemble))
+                sr = super_resolve(params, image, scale, kernel, steps, args.subsampling, bool(args.ensemble), dtype)
             write_image(out, sr, overwrite=args.overwrite)
         except InputError as e:
             if not folder:
