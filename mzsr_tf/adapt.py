@@ -86,6 +86,13 @@ def _zero_shot(params, lr, kernel, step_sizes, scale, subsampling, compute_dtype
 _compiled = {}
 
 
+def _as_tensor(p):
+    """A float32 tensor holding the value of ``p`` (tensor, array or variable)."""
+    if backend.NAME == "tensorflow":
+        p = backend.tf.convert_to_tensor(p)  # reads a variable; keras' convert passes it through
+    return ops.cast(ops.convert_to_tensor(p), "float32")
+
+
 def zero_shot_sr(params, lr, scale, kernel=None, subsampling="direct", step_sizes=(), compute_dtype=None):
     """Algorithm 2: adapt on (ILR(son) → LR), then super-resolve LR.
 
@@ -114,4 +121,8 @@ def zero_shot_sr(params, lr, scale, kernel=None, subsampling="direct", step_size
 
         fn = _compiled[key] = backend.compile_fn(run)
     k = ops.convert_to_tensor(kernel, "float32") if has_kernel else ops.zeros((1, 1))
-    return fn(list(params), ops.convert_to_tensor(lr, "float32"), k)
+    # Plain float32 tensors whatever the caller passes (get_params gives tf.Variables, users
+    # NumPy arrays): each kind of argument would otherwise trace and compile the whole
+    # adaptation graph once more, seconds per kind.
+    params = [_as_tensor(p) for p in params]
+    return fn(params, ops.convert_to_tensor(lr, "float32"), k)
