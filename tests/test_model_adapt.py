@@ -200,3 +200,19 @@ def test_zero_shot_sr_with_steps_matches_algorithm_2(small_params, subsampling):
     # ...and the steps changed something.
     none = _np(zero_shot_sr(small_params, lr, 2, kernel=k, subsampling=subsampling, step_sizes=()))
     assert np.abs(sr - none).max() > 1e-4
+
+
+def test_zero_shot_sr_compiles_once_for_tensors_arrays_and_variables(model):
+    """Variables (what get_params returns) and NumPy arrays must not trace the graph again."""
+    from mzsr_tf import adapt as adapt_module
+
+    lr = np.random.default_rng(7).random((1, 8, 8, 3)).astype(np.float32)
+    steps = (0.0123,)  # a schedule no other test uses: a fresh compiled function
+    variables = list(model.trainable_variables)
+    tensors = [tf.convert_to_tensor(v) for v in variables]
+    arrays = [v.numpy() for v in variables]
+    outs = [_np(zero_shot_sr(p, lr, 2, step_sizes=steps)) for p in (tensors, arrays, variables)]
+    fn = adapt_module._compiled[(2, "direct", steps, False)]
+    assert fn.experimental_get_tracing_count() == 1
+    np.testing.assert_array_equal(outs[0], outs[1])
+    np.testing.assert_array_equal(outs[0], outs[2])
