@@ -32,6 +32,7 @@ import os
 import shutil
 import sys
 import time
+import warnings
 
 import numpy as np
 
@@ -641,7 +642,9 @@ def search(cfg, out, mode="meta", tuner=None, trials=8, trial_iterations=30, ran
         print(f"[tune] {tuner} search ({mode}): {left} of {trials} trials to run"
               + (f", {trial_iterations} meta-iterations each" if mode == "meta" else ""), flush=True)
     try:
-        tnr.search(verbose=0)
+        with warnings.catch_warnings():  # the Gaussian process's fit warnings are noise on a few trials
+            warnings.filterwarnings("ignore", module="sklearn")
+            tnr.search(verbose=0)
     except kt.errors.FatalError as e:
         raise InputError(str(e)) from None
     _write_results(out, tnr, task, settings, refs, paths)
