@@ -136,7 +136,7 @@ def format_table4(rows, image, device="this CPU", notes=()):
         f"{'method':<14} {'parameters':>10} {'seconds':>10} {'ZSSR/this':>10} {'paper (Titan XP)':>17}",
     ]
     for lab, m, sec in rows:
-        ratio = f"{z / sec:9.0f}x" if z and sec and lab != "zssr" else f"{'':>10}"
+        ratio = f"{z / sec:9.0f}x" if z and sec and m != "zssr" else f"{'':>10}"
         paper = PAPER_TABLE4.get(lab)
         paper = f"{paper:.2f} s" if paper is not None else "-"
         lines.append(f"{lab:<14} {parameters(m):>10,} {sec:>10.3f} {ratio} {paper:>17}")
@@ -154,8 +154,8 @@ def _zssr_notes(report):
     cap = next(e["columns"]["zssr"]["max_iters"] for e in report["scenarios"].values() if "zssr" in e["columns"])
     ens = next(e["columns"]["zssr"]["ensemble"] for e in report["scenarios"].values() if "zssr" in e["columns"])
     return [
-        f"zssr: cap {cap} iterations; {floor} of {len(runs)} runs stopped at the learning-rate floor, "
-        f"the others at the cap; iterations {min(its)}-{max(its)} (mean {np.mean(its):.0f}); "
+        f"zssr: cap {cap} iterations; of {len(runs)} runs {floor} stopped at the learning-rate floor, "
+        f"{len(runs) - floor} at the cap; iterations {min(its)}-{max(its)} (mean {np.mean(its):.0f}); "
         f"self-ensemble {'on (median + back-projection)' if ens else 'off'}"
     ]
 
