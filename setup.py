@@ -20,6 +20,7 @@ setup(
         "tqdm>=4.66",
         "matplotlib>=3.8",
         "keras-tuner==1.4.8",
+        "scikit-learn>=1.3",
         "tf2onnx==1.17.0",
         "onnx==1.23.2",
         "onnxruntime==1.31.1",
