@@ -1,4 +1,5 @@
 """Training: meta-gradients, the task pipeline, resume, the smoke preset end to end."""
+import json
 import os
 
 import numpy as np
@@ -155,6 +156,21 @@ def test_smoke_preset_trains_both_stages_and_writes_config(image_dir, tmp_path):
         assert list((run / stage / "logs").glob("events.out.tfevents*"))
     resolved = config_mod.load(str(run / "meta" / "config.yaml"))
     assert resolved.data.dirs == [image_dir] and resolved.meta.inner_steps == 2
+    # The finished run becomes shipped weights with a model-card entry.
+    from mzsr_tf.weights import ship
+
+    into = tmp_path / "weights"
+    into.mkdir()
+    assert ship.main([str(run / "meta"), "mzsr_direct_x2", "--kind", "meta", "--into", str(into)]) == 0
+    entry = json.loads((into / "index.json").read_text())["mzsr_direct_x2"]
+    assert entry["kind"] == "meta" and entry["scale"] == 2 and entry["steps"] == 3
+    assert entry["settings"]["inner_steps"] == 2 and entry["hours"] >= 0
+    assert (into / "mzsr_direct_x2.weights.h5").stat().st_size > 800_000
+    # Shipping again without --overwrite is refused, the file left alone.
+    from mzsr_tf.errors import InputError
+
+    with pytest.raises(InputError, match="exists"):
+        ship.main([str(run / "meta"), "mzsr_direct_x2", "--kind", "meta", "--into", str(into)])
 
 
 def _smoke_yaml(tmp_path, image_dir):

@@ -1,0 +1,104 @@
+"""Makes a finished training run one of the package's shipped weights.
+
+``python -m mzsr_tf.weights.ship runs/x2/pretrain pretrain_x2 --kind pretrain``
+copies ``final.weights.h5`` into the package and records in ``index.json``
+what the README's model card reports: scale, subsampling, data, steps,
+hardware and wall-clock hours (read from the run's TensorBoard events, summed
+over resumed chunks).
+"""
+import argparse
+import glob
+import json
+import os
+import platform
+import shutil
+
+import yaml
+
+from ..cli import guarded
+from ..errors import InputError
+from . import HERE
+
+
+def run_hours(stage_dir):
+    """Wall-clock hours of a run: the span of each TensorBoard event file, summed.
+
+    Each resumed chunk writes its own event file, so gaps between chunks are
+    not counted.
+    """
+    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+
+    total = 0.0
+    for path in glob.glob(os.path.join(stage_dir, "logs", "events.out.tfevents.*")):
+        times = [e.wall_time for e in EventFileLoader(path).Load()]
+        if times:
+            total += max(times) - min(times)
+    return total / 3600.0
+
+
+def _data_text(data):
+    if data.get("shard"):
+        return f"shard {os.path.basename(data['shard'])}"
+    names = []
+    for d in data.get("dirs") or []:
+        subs = sorted(e for e in os.listdir(d) if os.path.isdir(os.path.join(d, e))) if os.path.isdir(d) else []
+        names += subs or [os.path.basename(os.path.normpath(d))]
+    return ", ".join(names)
+
+
+def describe(stage_dir, kind, hardware):
+    """The index entry of a finished run (config, step, hours)."""
+    from ..train.checkpoint import load
+
+    cfg_path = os.path.join(stage_dir, "config.yaml")
+    ck_path = os.path.join(stage_dir, "checkpoint.npz")
+    for p in (cfg_path, ck_path, os.path.join(stage_dir, "final.weights.h5")):
+        if not os.path.isfile(p):
+            raise InputError(f"{p}: not found; is {stage_dir} a finished training stage?")
+    with open(cfg_path) as f:
+        cfg = yaml.safe_load(f)
+    step = load(ck_path)["step"]
+    entry = {
+        "scale": int(cfg["scale"]),
+        "subsampling": "bicubic" if kind == "pretrain" else cfg["subsampling"],
+        "kind": kind,
+        "data": _data_text(cfg["data"]),
+        "steps": int(step),
+        "hardware": hardware,
+        "hours": round(run_hours(stage_dir), 2),
+        "config": cfg.get("name", ""),
+    }
+    sec = cfg["pretrain" if kind == "pretrain" else "meta"]
+    entry["settings"] = {k: sec[k] for k in sorted(sec) if k != "init_weights"}
+    return entry
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m mzsr_tf.weights.ship", description=__doc__.split("\n\n")[0])
+    p.add_argument("stage_dir", help="a finished stage folder, e.g. runs/x2/pretrain")
+    p.add_argument("name", help="shipped name, e.g. pretrain_x2 or mzsr_direct_x2")
+    p.add_argument("--kind", choices=("pretrain", "meta"), required=True)
+    p.add_argument("--hardware", default=f"{os.cpu_count()} CPU cores ({platform.machine()})")
+    p.add_argument("--overwrite", action="store_true", help="replace shipped weights of that name")
+    p.add_argument("--into", default=HERE, help="weights folder (default: the package's)")
+    a = p.parse_args(argv)
+    dst = os.path.join(a.into, f"{a.name}.weights.h5")
+    if os.path.exists(dst) and not a.overwrite:
+        raise InputError(f"{dst} exists; pass --overwrite to replace it")
+    entry = describe(a.stage_dir, a.kind, a.hardware)
+    shutil.copyfile(os.path.join(a.stage_dir, "final.weights.h5"), dst)
+    idx_path = os.path.join(a.into, "index.json")
+    idx = {}
+    if os.path.isfile(idx_path):
+        with open(idx_path) as f:
+            idx = json.load(f)
+    idx[a.name] = entry
+    with open(idx_path, "w") as f:
+        json.dump(idx, f, indent=2, sort_keys=True)
+        f.write("\n")
+    print(f"shipped {a.name}: {json.dumps(entry)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(guarded(main)())
