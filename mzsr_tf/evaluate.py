@@ -101,7 +101,7 @@ def bicubic_run(lr, scenario, n_steps, ctx):
 
 
 def _mzsr_key(scenario, ctx):
-    return ("mzsr", ctx.weights, scenario.scale, scenario.subsampling)
+    return ("mzsr", ctx.weights, scenario.scale, scenario.subsampling, scenario.kernel_name is not None)
 
 
 def mzsr_prepare(scenario, ctx):
@@ -111,7 +111,7 @@ def mzsr_prepare(scenario, ctx):
         from .model import get_params
         from .weights import load_model, resolve
 
-        path = resolve(ctx.weights, scenario.scale, scenario.subsampling)
+        path = resolve(ctx.weights, scenario.scale, scenario.subsampling, blurred=scenario.kernel_name is not None)
         model = load_model(path, scenario.scale, scenario.subsampling)
         ctx.cache[key] = get_params(model)
         ctx.cache[key + ("path",)] = path

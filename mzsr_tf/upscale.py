@@ -85,12 +85,13 @@ def resolve_kernel(kernel, warn=None):
 _PARAMS = {}
 
 
-def load_params(weights=None, scale=2, subsampling="direct"):
+def load_params(weights=None, scale=2, subsampling="direct", blurred=True):
     """The network weights as a list of tensors, cached per file within the process.
 
     Args:
       weights: shipped name, path to a ``.weights.h5`` file, or None for the
         shipped default for (scale, subsampling).
+      blurred: False when the input has no kernel (see ``weights.default_name``).
 
     Returns:
       (params, name): the weight tensors and the name or path they came from.
@@ -100,7 +101,7 @@ def load_params(weights=None, scale=2, subsampling="direct"):
     """
     from .weights import default_name, resolve
 
-    name = default_name(scale, subsampling) if weights is None else os.fspath(weights)
+    name = default_name(scale, subsampling, blurred) if weights is None else os.fspath(weights)
     path = os.path.abspath(resolve(name, scale, subsampling))
     st = os.stat(path)
     key = (path, st.st_mtime_ns, st.st_size)
@@ -200,7 +201,7 @@ def upscale(array, scale=2, kernel=None, steps=DEFAULT_STEPS, subsampling="direc
     if method == "zssr":
         sr, _ = zssr_super_resolve(image, scale, k, subsampling, ensemble is not False, zssr_iters, seed, compute_dtype)
         return _as_kind(sr, kind)
-    params, name = load_params(weights, scale, subsampling)
+    params, name = load_params(weights, scale, subsampling, blurred=k is not None)
     mismatch = weights_mismatch(name, scale, subsampling)
     if mismatch:
         warnings.warn(mismatch, stacklevel=2)
@@ -391,7 +392,7 @@ def main(argv=None):
     if zssr_mode:
         params, name = None, "ZSSR (trained on each image)"
     else:
-        params, name = load_params(args.weights, scale, args.subsampling)
+        params, name = load_params(args.weights, scale, args.subsampling, blurred=kernel is not None)
         mismatch = weights_mismatch(name, scale, args.subsampling)
         if mismatch:
             _say(f"warning: {mismatch}")

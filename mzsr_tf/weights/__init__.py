@@ -21,30 +21,39 @@ def index():
         return json.load(f)
 
 
-def default_name(scale, subsampling="direct"):
+def default_name(scale, subsampling="direct", blurred=True):
     """The shipped weights ``upscale`` uses for a scale and subsampling.
 
     Meta-trained weights for that (scale, subsampling) when shipped, else the
-    bicubic-pretrained weights for the scale.
+    bicubic-pretrained weights for the scale. An unblurred image with bicubic
+    subsampling is exactly the degradation bicubic pretraining learns, and the
+    shipped meta weights saw only blurred tasks (p(k) has λ >= 1), so that case
+    goes to the pretrained weights when the meta entry says ``"no_blur": false``.
+
+    Args:
+      scale: 2 or 4.
+      subsampling: 'direct' or 'bicubic'.
+      blurred: False when the user gave no kernel.
     """
     idx = index()
     meta = f"mzsr_{subsampling}_x{scale}"
-    if meta in idx:
-        return meta
     pre = f"pretrain_x{scale}"
+    no_blur_ok = idx.get(meta, {}).get("no_blur", True)
+    if meta in idx and (blurred or no_blur_ok or subsampling != "bicubic" or pre not in idx):
+        return meta
     if pre in idx:
         return pre
     raise InputError(f"no shipped weights for scale {scale} ({subsampling}); pass --weights PATH")
 
 
-def resolve(name_or_path, scale=None, subsampling="direct"):
+def resolve(name_or_path, scale=None, subsampling="direct", blurred=True):
     """Path of a weights file from a shipped name, a path, or None (the default).
 
     Raises:
       InputError: unknown name or missing file.
     """
     if name_or_path is None:
-        name_or_path = default_name(scale, subsampling)
+        name_or_path = default_name(scale, subsampling, blurred)
     if os.path.sep in str(name_or_path) or str(name_or_path).endswith(".h5"):
         path = os.fspath(name_or_path)
         if not os.path.isfile(path):
