@@ -21,7 +21,7 @@ def rows(paths):
                 if col["method"] == "bicubic":
                     row = "bicubic"
                 else:
-                    name = col.get("weights") or weights or "default"
+                    name = (col.get("weights") or weights or "default").removesuffix(".weights.h5")
                     ens = " + ensemble" if col.get("ensemble") else ""
                     row = f"{name}, {col['steps']} steps{ens}"
                 table.setdefault(row, {})[sc] = col["mean"]["psnr"]
