@@ -1,7 +1,7 @@
 """Markdown quality table (Set5 PSNR per scenario) from ``evaluate --json`` outputs.
 
 Usage: python docs/quality_table.py docs/results/set5_*.json
-Rows: bicubic, each weights name at each step count; the paper's figures beside.
+Rows: bicubic, each weights name at each step count, then the paper's MZSR(1) and MZSR(10).
 """
 import json
 import sys
@@ -15,13 +15,12 @@ def rows(paths):
     for path in paths:
         with open(path) as f:
             rep = json.load(f)
-        weights = rep.get("weights") or ""
         for sc, entry in rep["scenarios"].items():
             for label, col in entry["columns"].items():
                 if col["method"] == "bicubic":
                     row = "bicubic"
                 else:
-                    name = (col.get("weights") or weights or "default").removesuffix(".weights.h5")
+                    name = col.get("weights", "default").removesuffix(".weights.h5")
                     ens = " + ensemble" if col.get("ensemble") else ""
                     row = f"{name}, {col['steps']} steps{ens}"
                 table.setdefault(row, {})[sc] = col["mean"]["psnr"]

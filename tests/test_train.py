@@ -164,6 +164,7 @@ def test_smoke_preset_trains_both_stages_and_writes_config(image_dir, tmp_path):
     assert ship.main([str(run / "meta"), "mzsr_direct_x2", "--kind", "meta", "--into", str(into)]) == 0
     entry = json.loads((into / "index.json").read_text())["mzsr_direct_x2"]
     assert entry["kind"] == "meta" and entry["scale"] == 2 and entry["steps"] == 3
+    assert entry["no_blur"] is False  # what weights.default_name reads
     assert entry["settings"]["inner_steps"] == 2 and entry["hours"] >= 0
     assert (into / "mzsr_direct_x2.weights.h5").stat().st_size > 800_000
     # Shipping again without --overwrite is refused, the file left alone.

@@ -38,8 +38,10 @@ def default_name(scale, subsampling="direct", blurred=True):
     idx = index()
     meta = f"mzsr_{subsampling}_x{scale}"
     pre = f"pretrain_x{scale}"
-    no_blur_ok = idx.get(meta, {}).get("no_blur", True)
-    if meta in idx and (blurred or no_blur_ok or subsampling != "bicubic" or pre not in idx):
+    pretrained_fits_better = (
+        not blurred and subsampling == "bicubic" and pre in idx and idx.get(meta, {}).get("no_blur") is False
+    )
+    if meta in idx and not pretrained_fits_better:
         return meta
     if pre in idx:
         return pre

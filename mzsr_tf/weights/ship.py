@@ -68,6 +68,10 @@ def describe(stage_dir, kind, hardware):
         "hours": round(run_hours(stage_dir), 2),
         "config": cfg.get("name", ""),
     }
+    if kind == "meta":
+        # p(k) draws λ >= 1, so meta-training never sees an unblurred task;
+        # weights.default_name routes unblurred bicubic inputs by this flag.
+        entry["no_blur"] = False
     sec = cfg["pretrain" if kind == "pretrain" else "meta"]
     entry["settings"] = {k: sec[k] for k in sorted(sec) if k != "init_weights"}
     return entry
