@@ -79,7 +79,7 @@ def main(argv=None):
     import tensorflow as tf
 
     import mzsr_tf
-    from mzsr_tf import serving
+    from mzsr_tf import serve as serving
     from mzsr_tf.kernels import named_kernel
     from mzsr_tf.model import build_model
 

@@ -52,6 +52,13 @@ def gaussian_kernel(lambda1, lambda2, theta, size=DEFAULT_SIZE):
     return k / ops.sum(k)
 
 
+def delta_kernel(size=DEFAULT_SIZE):
+    """The identity kernel (no blur) on a [size, size] grid, float32 NumPy."""
+    k = np.zeros((size, size), np.float32)
+    k[size // 2, size // 2] = 1.0
+    return k
+
+
 def named_kernel(name, size=DEFAULT_SIZE):
     """A scenario kernel by name ('g0.2', 'g2.0', 'g1.3', 'gani') as a NumPy array."""
     l1, l2, th = NAMED[name]
@@ -76,11 +83,24 @@ def random_kernel(scale, seed, size=DEFAULT_SIZE):
     return gaussian_kernel(lambda1, lambda2, theta, size), (lambda1, lambda2, theta)
 
 
-def random_kernel_np(scale, rng, size=DEFAULT_SIZE):
-    """NumPy twin of :func:`random_kernel` for samplers that run without TF."""
-    theta = rng.uniform(0.0, math.pi)
-    lambda1 = rng.uniform(1.0, 2.5 * scale)
+def sample_kernel_params(rng, scale, count=None):
+    """Draws (λ1, λ2, Θ) from p(k): Θ ~ U[0, π), λ1 ~ U[1, 2.5 s], λ2 ~ U[1, λ1].
+
+    The one NumPy p(k) sampler: validation kernels, task batches and tuning all draw here.
+
+    Args:
+      rng: ``np.random.Generator``.
+      scale: SR scale s.
+      count: None for scalars, else the number of draws (arrays).
+    """
+    theta = rng.uniform(0.0, math.pi, count)
+    lambda1 = rng.uniform(1.0, 2.5 * scale, count)
     lambda2 = rng.uniform(1.0, lambda1)
+    return lambda1, lambda2, theta
+
+
+def gaussian_kernel_np(lambda1, lambda2, theta, size=DEFAULT_SIZE):
+    """NumPy twin of :func:`gaussian_kernel` (float32 [size, size]) for code that runs without TF."""
     r = np.arange(size, dtype=np.float64) - (size - 1) / 2.0
     c, s = math.cos(theta), math.sin(theta)
     a = c * c / lambda1 + s * s / lambda2
@@ -89,6 +109,11 @@ def random_kernel_np(scale, rng, size=DEFAULT_SIZE):
     x, y = r[None, :], r[:, None]
     k = np.exp(-0.5 * (a * x * x + 2 * b * x * y + d * y * y))
     return (k / k.sum()).astype(np.float32)
+
+
+def random_kernel_np(scale, rng, size=DEFAULT_SIZE):
+    """A kernel drawn from p(k) with NumPy (float32 [size, size])."""
+    return gaussian_kernel_np(*sample_kernel_params(rng, scale), size)
 
 
 SUM_TOLERANCE = 0.1  # a kernel summing within ±10 % of 1 is renormalised, else refused

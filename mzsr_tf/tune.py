@@ -602,9 +602,9 @@ def search(cfg, out, mode="meta", tuner=None, trials=8, trial_iterations=30, ran
 
     if mode == "meta":
         pool, val = ImagePool.from_config(cfg.data, cfg.meta.patch_size, warn=warn)
-        from .train.stages import initial_meta_params
+        from .train.stages import initial_params
 
-        init = initial_meta_params(cfg, cfg.run_dir)
+        init = initial_params(cfg, cfg.run_dir, "meta")
         print(f"[tune] {len(pool.images)} training images, {len(val)} held-out validation images", flush=True)
     else:
         if images_dir:

@@ -18,7 +18,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import tensorflow as tf  # noqa: E402
 
-from mzsr_tf import export, serving  # noqa: E402
+from mzsr_tf import export, serve as serving  # noqa: E402
 from mzsr_tf.adapt import step_size_schedule, zero_shot_sr  # noqa: E402
 from mzsr_tf.degrade import degrade  # noqa: E402
 from mzsr_tf.kernels import named_kernel  # noqa: E402

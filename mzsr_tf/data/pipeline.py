@@ -11,8 +11,8 @@ import numpy as np
 from keras import ops
 
 from .. import backend
-from ..degrade import blur, quantize, subsample_bicubic, subsample_direct
-from ..kernels import gaussian_kernel
+from ..degrade import degrade, quantize, subsample_bicubic
+from ..kernels import delta_kernel, gaussian_kernel, sample_kernel_params
 from ..resize import imresize
 
 
@@ -43,36 +43,49 @@ def degrade_pretrain(hr_uint8, scale):
 # ---------------------------------------------------------------- meta tasks
 
 
-def sample_tasks(pool, seed, step, tasks, patches, patch_size, scale, noise_sigma=0.0):
+def sample_tasks(pool, seed, step, tasks, patches, patch_size, scale, noise_sigma=0.0, no_blur_fraction=0.0):
     """NumPy part of meta-batch ``step``.
+
+    Args:
+      no_blur_fraction: probability that a task has no blur (a delta kernel), so
+        the weights also learn inputs that were only subsampled.
 
     Returns:
       hr: uint8 [T, N, P, P, 3] crops; kparams: float32 [T, 3] (λ1, λ2, Θ) from
-      p(k); noise: float32 [T] noise std per task (zeros without noise).
+      p(k); blurred: float32 [T], 1 for a p(k) task, 0 for an unblurred one;
+      noise: float32 [T] noise std per task (zeros without noise); noise_seed.
     """
     rng = _rng(seed, step, 2)
     hr = np.stack([pool.crops(rng, patches, patch_size) for _ in range(tasks)])
-    theta = rng.uniform(0.0, np.pi, tasks)
-    l1 = rng.uniform(1.0, 2.5 * scale, tasks)
-    l2 = rng.uniform(1.0, l1)
+    l1, l2, theta = sample_kernel_params(rng, scale, tasks)
     noise = rng.uniform(0.0, noise_sigma, tasks) if noise_sigma else np.zeros(tasks)
     kparams = np.stack([l1, l2, theta], 1).astype(np.float32)
-    return hr, kparams, noise.astype(np.float32), rng.integers(2**31 - 1)
+    noise_seed = rng.integers(2**31 - 1)
+    # Drawn last so that runs without unblurred tasks keep their exact data stream.
+    blurred = rng.uniform(size=tasks) >= no_blur_fraction if no_blur_fraction else np.ones(tasks, bool)
+    return hr, kparams, blurred.astype(np.float32), noise.astype(np.float32), noise_seed
 
 
-def degrade_tasks(hr_uint8, kparams, noise, noise_seed, scale, subsampling, kernel_size, tasks):
+def degrade_tasks(hr_uint8, kparams, blurred, noise, noise_seed, scale, subsampling, kernel_size, tasks):
     """Degrades each task's crops with its own kernel; returns (ILR, HR) [T, N, P, P, 3]."""
     hr = ops.cast(hr_uint8, "float32") / 255.0
     size = ops.shape(hr)[2]
+    delta = ops.convert_to_tensor(delta_kernel(kernel_size))
     xs = []
     for t in range(tasks):
         k = gaussian_kernel(kparams[t, 0], kparams[t, 1], kparams[t, 2], kernel_size)
-        y = blur(hr[t], k)
-        y = subsample_direct(y, scale) if subsampling == "direct" else subsample_bicubic(y, scale)
+        k = blurred[t] * k + (1.0 - blurred[t]) * delta
+        y = degrade(hr[t], scale, k, subsampling)
         y = y + noise[t] * _normal(ops.shape(y), noise_seed, t)
         lr = quantize(y)
         xs.append(imresize(lr, float(scale), out_hw=(size, size)))
     return ops.stack(xs), hr
+
+
+def flatten_tasks(ilr, hr):
+    """[T, N, P, P, 3] task batches as one [T·N, P, P, 3] batch (Pre-train (All) pairs)."""
+    merge = lambda x: ops.reshape(x, (-1,) + tuple(ops.shape(x)[2:]))
+    return merge(ilr), merge(hr)
 
 
 def _normal(shape, seed, t):

@@ -14,7 +14,7 @@ def _np(x):
     return np.asarray(ops.convert_to_numpy(x))
 
 
-def save(path, *, stage, step, params, opt_state, extra=None, config_yaml=""):
+def save(path, *, stage, step, params, opt_state, extra=None, config_yaml="", clock=(0.0, 0.0)):
     """Writes a checkpoint atomically.
 
     Args:
@@ -26,8 +26,10 @@ def save(path, *, stage, step, params, opt_state, extra=None, config_yaml=""):
       opt_state: Adam state dict {'m', 'v', 't'}.
       extra: dict of additional named lists of tensors (e.g. learnable step sizes).
       config_yaml: the resolved config.
+      clock: (CPU seconds, wall seconds) spent on this stage so far, over all sessions.
     """
-    arrays = {"stage": np.asarray(stage), "step": np.asarray(step, np.int64), "config": np.asarray(config_yaml)}
+    arrays = {"stage": np.asarray(stage), "step": np.asarray(step, np.int64), "config": np.asarray(config_yaml),
+              "clock": np.asarray(clock, np.float64)}
     for i, p in enumerate(params):
         arrays[f"param/{i}"] = _np(p)
     for i, (m, v) in enumerate(zip(opt_state["m"], opt_state["v"])):
@@ -66,6 +68,7 @@ def load(path):
             "stage": str(z["stage"]),
             "step": int(z["step"]),
             "config": str(z["config"]),
+            "clock": tuple(float(c) for c in z["clock"]) if "clock" in files else (0.0, 0.0),
             "params": seq("param"),
             "opt_state": {"m": seq("adam_m"), "v": seq("adam_v"), "t": z["adam_t"]},
             "extra": {name: seq(f"extra/{name}") for name in extra},

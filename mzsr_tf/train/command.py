@@ -13,16 +13,19 @@ def build_parser():
     p = argparse.ArgumentParser(
         prog="mzsr-tf train",
         description=(
-            "Train MZSR (Algorithm 1): 'pretrain' = L1 on bicubic pairs, 'meta' = meta-transfer "
-            "learning from the pretrained weights. Runs resume: rerun the same command after a "
-            "stop, a --max-minutes limit or a kill -9 and it continues from the last checkpoint "
-            "in RUN_DIR/<stage>/checkpoint.npz. TensorBoard logs: RUN_DIR/<stage>/logs."
+            "Train MZSR (Algorithm 1): 'pretrain' = L1 on bicubic pairs, 'pretrain_all' = L1 on "
+            "pairs blurred with kernels from p(k) (and some unblurred), 'meta' = meta-transfer "
+            "learning from the previous stage's weights; 'all' runs the config's 'stages' in order. "
+            "Runs resume: rerun the same command (or --resume RUN_DIR on any clone) after a stop, "
+            "SIGTERM, a --max-minutes limit or a kill -9 and it continues from the last checkpoint "
+            "in RUN_DIR/<stage>/checkpoint.npz. TensorBoard logs and metrics.csv: RUN_DIR/<stage>/logs."
         ),
     )
     p.add_argument("--config", help="YAML config (may name a 'preset'); see configs/")
     p.add_argument("--preset", choices=sorted(config_mod.PRESETS), help="start from a named preset instead of a YAML file")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value, e.g. --set meta.inner_lr=0.005 (repeatable)")
-    p.add_argument("--stage", choices=["pretrain", "meta", "all"], default="all", help="which stage(s) to run (default: all)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR with its own config.yaml (e.g. training/mzsr_direct_x2)")
+    p.add_argument("--stage", choices=list(config_mod.STAGES) + ["all"], default="all", help="which stage to run (default: all = the config's 'stages')")
     p.add_argument("--run-dir", help="output folder (default: the config's run_dir)")
     p.add_argument("--max-minutes", type=float, help="stop cleanly with a checkpoint after this many minutes")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -31,9 +34,16 @@ def build_parser():
 
 
 def resolve_config(args):
-    if args.config and args.preset:
-        raise InputError("give --config or --preset, not both")
-    cfg = config_mod.load(args.config) if args.config else config_mod.preset(args.preset or "cpu")
+    if sum(bool(a) for a in (args.config, args.preset, args.resume)) > 1:
+        raise InputError("give one of --config, --preset and --resume")
+    if args.resume:
+        path = os.path.join(args.resume, "config.yaml")
+        if not os.path.isfile(path):
+            raise InputError(f"{args.resume}: not a run folder (no config.yaml)")
+        cfg = config_mod.load(path)
+        cfg.run_dir = args.resume
+    else:
+        cfg = config_mod.load(args.config) if args.config else config_mod.preset(args.preset or "cpu")
     for s in args.set:
         config_mod.set_override(cfg, s)
     if args.run_dir:
@@ -57,7 +67,7 @@ def run(cfg, stage="all", max_minutes=None, progress=True):
     """Runs the requested stages; returns 0 when all finished, 3 when stopped early (resumable)."""
     from ..data.sources import ImagePool
     from .loop import run as run_stage
-    from .stages import Meta, Pretrain, initial_meta_params
+    from .stages import STAGE_CLASSES, initial_params
 
     os.makedirs(cfg.run_dir, exist_ok=True)
     config_mod.dump(cfg, os.path.join(cfg.run_dir, "config.yaml"))
@@ -66,16 +76,14 @@ def run(cfg, stage="all", max_minutes=None, progress=True):
     print(f"{len(pool.images)} training images, {len(val)} validation images; run dir {cfg.run_dir}")
     t0 = time.monotonic()
     remaining = lambda: None if max_minutes is None else max_minutes - (time.monotonic() - t0) / 60.0
-    if stage in ("pretrain", "all"):
-        _, step, done = run_stage(Pretrain(cfg, pool, val), cfg, os.path.join(cfg.run_dir, "pretrain"), remaining(), progress)
-        if not done:
-            return 3
-    if stage in ("meta", "all"):
+    names = cfg.stages if stage == "all" else [stage]
+    for name in names:
         left = remaining()
         if left is not None and left <= 0:
             return 3
-        meta = Meta(cfg, pool, val, initial_meta_params(cfg, cfg.run_dir))
-        _, step, done = run_stage(meta, cfg, os.path.join(cfg.run_dir, "meta"), left, progress)
+        init = None if name == "pretrain" else initial_params(cfg, cfg.run_dir, name)
+        runner = STAGE_CLASSES[name](cfg, pool, val, init)
+        _, _, done = run_stage(runner, cfg, os.path.join(cfg.run_dir, name), left, progress)
         if not done:
             return 3
     return 0

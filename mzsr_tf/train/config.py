@@ -13,6 +13,7 @@ import yaml
 
 from ..errors import InputError
 
+STAGES = ("pretrain", "pretrain_all", "meta")
 DEFAULT_TRAIN_DIR = os.path.join("..", "shared", "data", "train")
 
 
@@ -40,6 +41,21 @@ class PretrainConfig:
 
 
 @dataclass
+class PretrainAllConfig:
+    """Pre-train (All): L1 on pairs degraded with p(k) kernels, a mix per batch (Figure 3's blind baseline)."""
+
+    steps: int = 2000
+    init_weights: Optional[str] = None  # None: the pretrain stage's result in the same run dir
+    kernels_per_batch: int = 4
+    patches_per_kernel: int = 4
+    patch_size: int = 64
+    lr: float = 2e-4
+    no_blur_fraction: float = 0.2  # share of unblurred pairs, so no-kernel inputs are learned too
+    noise_sigma: float = 0.0
+    val_every: int = 0  # 0: the run's val_every (steps here are ~40x cheaper than meta-iterations)
+
+
+@dataclass
 class MetaConfig:
     """Meta-transfer learning (Algorithm 1, lines 8-16)."""
 
@@ -57,6 +73,7 @@ class MetaConfig:
     msl_iterations: int = 0  # iterations over which step weights anneal to the last step; 0: iterations/2
     learn_inner_lr: bool = False  # Meta-SGD style per-step, per-tensor step sizes
     noise_sigma: float = 0.0  # max std of Gaussian noise added to LR (uniform in [0, noise_sigma])
+    no_blur_fraction: float = 0.0  # share of unblurred tasks mixed into p(k)
 
 
 @dataclass
@@ -69,8 +86,10 @@ class Config:
     checkpoint_every: int = 100
     log_every: int = 10
     val_every: int = 200
+    stages: List[str] = field(default_factory=lambda: ["pretrain", "meta"])  # what --stage all runs, in order
     data: DataConfig = field(default_factory=DataConfig)
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    pretrain_all: PretrainAllConfig = field(default_factory=PretrainAllConfig)
     meta: MetaConfig = field(default_factory=MetaConfig)
 
     def validate(self):
@@ -78,7 +97,13 @@ class Config:
             raise InputError(f"config: scale must be 2 or 4, got {self.scale}")
         if self.subsampling not in ("direct", "bicubic"):
             raise InputError(f"config: subsampling must be 'direct' or 'bicubic', got {self.subsampling!r}")
-        for sec, key in (("pretrain", "patch_size"), ("meta", "patch_size")):
+        unknown = [st for st in self.stages if st not in STAGES]
+        if unknown or not self.stages:
+            raise InputError(f"config: stages must be a non-empty list of {', '.join(STAGES)}, got {self.stages}")
+        for name, frac in (("pretrain_all", self.pretrain_all.no_blur_fraction), ("meta", self.meta.no_blur_fraction)):
+            if not 0.0 <= frac <= 1.0:
+                raise InputError(f"config: {name}.no_blur_fraction must be in [0, 1], got {frac}")
+        for sec, key in (("pretrain", "patch_size"), ("pretrain_all", "patch_size"), ("meta", "patch_size")):
             p = getattr(getattr(self, sec), key)
             if p % self.scale or p < 4 * self.scale:
                 raise InputError(f"config: {sec}.{key}={p} must be a multiple of the scale and >= {4 * self.scale}")
@@ -94,6 +119,7 @@ def _smoke():
     c.data.val_images = 1
     c.data.val_crop = 32
     c.pretrain = PretrainConfig(steps=6, batch_size=2, patch_size=16)
+    c.pretrain_all = PretrainAllConfig(steps=4, kernels_per_batch=2, patches_per_kernel=2, patch_size=16)
     c.meta = MetaConfig(iterations=3, tasks_per_batch=2, patches_per_task=4, patch_size=16, kernel_size=7, inner_steps=2)
     return c
 

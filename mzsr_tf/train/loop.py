@@ -78,18 +78,23 @@ def run(stage, cfg, out_dir, max_minutes=None, progress=True):
     ckpt_path = os.path.join(out_dir, "checkpoint.npz")
     with open(os.path.join(out_dir, "config.yaml"), "w") as f:
         f.write(to_yaml(cfg))
+    logger = Logger(os.path.join(out_dir, "logs"))
     if os.path.exists(ckpt_path):
         ck = checkpoint.load(ckpt_path)
-        state, start = _state_from_ckpt(ck), ck["step"]
+        state, start, spent = _state_from_ckpt(ck), ck["step"], ck["clock"]
         print(f"resuming {stage.name} from step {start} ({ckpt_path})")
     else:
-        state, start = stage.init(), 0
-    logger = Logger(os.path.join(out_dir, "logs"))
+        state, start, spent = stage.init(), 0, (0.0, 0.0)
+        if getattr(stage, "val_every", cfg.val_every):  # the starting point of every learning curve
+            logger.scalars(0, stage.validate(state, 0, logger))
+    # CPU time includes the input pipeline's threads; both clocks carry over resumed sessions.
+    cpu0, wall0 = time.process_time(), time.monotonic()
+    clock = lambda: (spent[0] + time.process_time() - cpu0, spent[1] + time.monotonic() - wall0)
     deadline = time.monotonic() + 60.0 * max_minutes if max_minutes else None
     step = start
     save = lambda s: checkpoint.save(
         ckpt_path, stage=stage.name, step=s, params=state["params"], opt_state=state["opt"],
-        extra=state.get("extra"), config_yaml=to_yaml(cfg),
+        extra=state.get("extra"), config_yaml=to_yaml(cfg), clock=clock(),
     )
     if step < stage.total_steps:
         it = stage.batches(step)
@@ -101,9 +106,12 @@ def run(stage, cfg, out_dir, max_minutes=None, progress=True):
                 bar.update(1)
                 if step % cfg.log_every == 0 or step == stage.total_steps:
                     vals = {k: float(np.asarray(ops.convert_to_numpy(v))) for k, v in metrics.items()}
+                    cpu_s, wall_s = clock()
+                    vals.update({"time/cpu_hours": cpu_s / 3600.0, "time/wall_hours": wall_s / 3600.0})
                     logger.scalars(step, vals)
                     bar.set_postfix({k: f"{v:.4g}" for k, v in list(vals.items())[:2]})
-                if cfg.val_every and step % cfg.val_every == 0:
+                val_every = getattr(stage, "val_every", cfg.val_every)
+                if val_every and step % val_every == 0:
                     logger.scalars(step, stage.validate(state, step, logger))
                 stop = intr.flag or (deadline is not None and time.monotonic() > deadline)
                 if step % cfg.checkpoint_every == 0 or step == stage.total_steps or stop:
