@@ -21,9 +21,8 @@ def build_parser():
             "in RUN_DIR/<stage>/checkpoint.npz. TensorBoard logs and metrics.csv: RUN_DIR/<stage>/logs."
         ),
     )
-    p.add_argument("--config", help="YAML config (may name a 'preset'); see configs/")
-    p.add_argument("--preset", choices=sorted(config_mod.PRESETS), help="start from a named preset instead of a YAML file")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value, e.g. --set meta.inner_lr=0.005 (repeatable)")
+    add_config_options(p, "YAML config (may name a 'preset'); see configs/",
+                       "override a config value, e.g. --set meta.inner_lr=0.005 (repeatable)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR with its own config.yaml (e.g. training/mzsr_direct_x2)")
     p.add_argument("--stage", choices=list(config_mod.STAGES) + ["all"], default="all", help="which stage to run (default: all = the config's 'stages')")
     p.add_argument("--run-dir", help="output folder (default: the config's run_dir)")
@@ -33,19 +32,46 @@ def build_parser():
     return p
 
 
+def add_config_options(p, config_help, set_help):
+    """Adds --config, --preset and --set, the options every command that reads a training config shares.
+
+    Args:
+      p: an ``argparse.ArgumentParser``.
+      config_help, set_help: the help of --config and --set (each command says what it uses).
+    """
+    p.add_argument("--config", help=config_help)
+    p.add_argument("--preset", choices=sorted(config_mod.PRESETS), help="start from a named preset instead of a YAML file")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=set_help)
+
+
+def config_from_options(args, base=None, default_preset="cpu"):
+    """The config of --config / --preset (or ``base``) with the --set overrides applied; not validated.
+
+    Args:
+      args: parsed options from a parser given :func:`add_config_options`.
+      base: a config to start from instead (e.g. a run folder's).
+      default_preset: the preset used when neither --config nor --preset is given.
+    """
+    if base is not None:
+        cfg = base
+    else:
+        cfg = config_mod.load(args.config) if args.config else config_mod.preset(args.preset or default_preset)
+    for s in args.set:
+        config_mod.set_override(cfg, s)
+    return cfg
+
+
 def resolve_config(args):
     if sum(bool(a) for a in (args.config, args.preset, args.resume)) > 1:
         raise InputError("give one of --config, --preset and --resume")
+    base = None
     if args.resume:
         path = os.path.join(args.resume, "config.yaml")
         if not os.path.isfile(path):
             raise InputError(f"{args.resume}: not a run folder (no config.yaml)")
-        cfg = config_mod.load(path)
-        cfg.run_dir = args.resume
-    else:
-        cfg = config_mod.load(args.config) if args.config else config_mod.preset(args.preset or "cpu")
-    for s in args.set:
-        config_mod.set_override(cfg, s)
+        base = config_mod.load(path)
+        base.run_dir = args.resume
+    cfg = config_from_options(args, base)
     if args.run_dir:
         cfg.run_dir = args.run_dir
     return cfg.validate()

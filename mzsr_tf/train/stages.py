@@ -78,7 +78,7 @@ class Pretrain(Stage):
         if not self.val:
             return {}
         s, out = self.cfg.scale, []
-        for hr in _val_crops(self.val, self.cfg.data.val_crop, s):
+        for hr in val_crops(self.val, self.cfg.data.val_crop, s):
             hr_t = ops.convert_to_tensor(hr[None].astype(np.float32) / 255.0)
             lr = degrade(hr_t, s, subsampling="bicubic", round_uint8=True)
             out.append(_psnr_y(zero_shot_sr(state["params"], lr, s, None, "bicubic", ()), hr, s))
@@ -88,7 +88,8 @@ class Pretrain(Stage):
         save_weights(state["params"], os.path.join(out_dir, "final.weights.h5"))
 
 
-def _val_crops(images, size, scale):
+def val_crops(images, size, scale):
+    """Centre crops of side ``size`` (at most each image's own, all multiples of ``scale``)."""
     size -= size % scale
     out = []
     for img in images:
@@ -180,7 +181,7 @@ def validate_blind(stage, state, step, logger):
     c = stage.cfg
     res = {}
     shown = None
-    for hr, k in zip(_val_crops(stage.val, c.data.val_crop, c.scale), stage._val_kernels):
+    for hr, k in zip(val_crops(stage.val, c.data.val_crop, c.scale), stage._val_kernels):
         hr_t = ops.convert_to_tensor(hr[None].astype(np.float32) / 255.0)
         for tag, kernel in (("", k), ("noblur_", None)):
             lr = degrade(hr_t, c.scale, kernel=kernel, subsampling=c.subsampling, round_uint8=True)
