@@ -16,7 +16,11 @@ COMMANDS = {
     "train": "pretraining and meta-transfer learning",
     "export": "SavedModel (adapts in-graph, for TF Serving) and ONNX export",
     "tune": "KerasTuner search over the inner and meta learning rates",
+    "batch": "upscale whole collections with Apache Beam (local, Dataflow, Flink)",
 }
+
+# Commands whose module is not ``mzsr_tf.NAME`` (that name is the Python API's function).
+MODULES = {"upscale": "mzsr_tf.commands.upscale"}
 
 
 def guarded(main):
@@ -51,7 +55,7 @@ def main(argv=None):
     if name not in COMMANDS:
         print(f"error: unknown command {name!r}; one of {', '.join(COMMANDS)}", file=sys.stderr)
         return 2
-    module = importlib.import_module(f"mzsr_tf.{name}")
+    module = importlib.import_module(MODULES.get(name, f"mzsr_tf.{name}"))
     return module.main(rest)
 
 

@@ -1,0 +1,88 @@
+"""A Beam ``ModelHandler`` for the adapt-and-upscale SavedModel (``serving_default``).
+
+RunInference calls :meth:`ServingModelHandler.load_model` once per worker
+process and shares the loaded model between its threads. The model is either an
+exported SavedModel (a local or remote directory) or, when none is given,
+exported on the worker from weights carried inside the handler, so workers need
+only the installed package, never a copy of the weights file or SavedModel.
+"""
+import atexit
+import shutil
+import tempfile
+import time
+from typing import NamedTuple
+
+import numpy as np
+from apache_beam.metrics import Metrics
+from apache_beam.ml.inference.base import ModelHandler, PredictionResult
+
+NAMESPACE = "mzsr"
+NO_BLUR = np.ones((1, 1), np.float32)  # the SavedModel's "no kernel": a 1×1 delta blurs nothing
+
+
+class Example(NamedTuple):
+    """One request: LR image uint8 [H, W, 3], kernel float32 [k, k], adaptation steps."""
+
+    image: np.ndarray
+    kernel: np.ndarray
+    steps: int
+
+
+class ServingModelHandler(ModelHandler):
+    """Loads the serving SavedModel and runs ``serving_default`` on one image at a time.
+
+    Args:
+      model_dir: an exported SavedModel directory, or None to export one on
+        the worker from ``params``.
+      params: the network weights (list of arrays), used when ``model_dir`` is None.
+      scale: SR scale of the export made from ``params``.
+      subsampling: 'direct' or 'bicubic', for the export made from ``params``.
+      metadata: extra facts recorded in that export (e.g. the weights' name).
+    """
+
+    def __init__(self, model_dir=None, params=None, scale=2, subsampling="direct", metadata=None):
+        # Images differ in size, so a batch is one image; the SavedModel takes [1, H, W, 3].
+        super().__init__(min_batch_size=1, max_batch_size=1)
+        if model_dir is None and params is None:
+            raise ValueError("give model_dir or params")
+        self._model_dir = model_dir
+        self._params = None if params is None else [np.asarray(p, np.float32) for p in params]
+        self._scale = scale
+        self._subsampling = subsampling
+        self._metadata = metadata or {}
+        self._seconds = Metrics.counter(NAMESPACE, "milliseconds")
+
+    def _export(self):
+        from ..serve import export_saved_model
+
+        out = tempfile.mkdtemp(prefix="mzsr_batch_model_")
+        atexit.register(shutil.rmtree, out, True)
+        export_saved_model(out, self._params, scale=self._scale, subsampling=self._subsampling,
+                           metadata=self._metadata)
+        return out
+
+    def load_model(self):
+        """The loaded SavedModel (kept whole: its signatures hold references to its variables)."""
+        import tensorflow as tf
+
+        return tf.saved_model.load(self._model_dir or self._export())
+
+    def run_inference(self, batch, model, inference_args=None):
+        """Adapts and upscales each :class:`Example`; the inference is the SR image uint8 [sH, sW, 3]."""
+        import tensorflow as tf
+
+        fn = model.signatures["serving_default"]
+        results = []
+        for ex in batch:
+            start = time.perf_counter()
+            sr = fn(image=tf.constant(ex.image[None]), kernel=tf.constant(ex.kernel, tf.float32),
+                    steps=tf.constant(ex.steps, tf.int32))["sr"].numpy()[0]
+            self._seconds.inc(int(round((time.perf_counter() - start) * 1000)))
+            results.append(PredictionResult(ex, sr))
+        return results
+
+    def get_num_bytes(self, batch):
+        return sum(ex.image.nbytes for ex in batch)
+
+    def get_metrics_namespace(self):
+        return "mzsr_batch_inference"
