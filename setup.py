@@ -1,5 +1,9 @@
 from setuptools import find_packages, setup
 
+# python -m mzsr_tf.batch. Beam 2.77 needs protobuf < 7 and pillow < 13; TF 2.21, TF Serving API 2.21
+# and onnx accept protobuf 6.31.1+, so these resolve together (pip check clean).
+BEAM = ["apache-beam==2.77.0", "protobuf>=6.31.1,<7", "pillow>=12.1.1,<13"]
+
 setup(
     name="mzsr-tf",
     version="0.1.0",
@@ -26,6 +30,10 @@ setup(
         "onnxruntime==1.31.1",
         "tensorflow-serving-api==2.21.0",
     ],
-    extras_require={"test": ["pytest>=8", "jax[cpu]==0.10.2"], "jax": ["jax[cpu]==0.10.2"]},
+    extras_require={
+        "test": ["pytest>=8", "jax[cpu]==0.10.2", *BEAM],
+        "jax": ["jax[cpu]==0.10.2"],
+        "beam": BEAM,
+    },
     entry_points={"console_scripts": ["mzsr-tf=mzsr_tf.cli:main"]},
 )
