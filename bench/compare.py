@@ -71,7 +71,9 @@ def main(argv=None):
 
     import dataclasses
 
-    from mzsr_tf import comparison, evaluate
+    from mzsr_tf import evaluate
+    from mzsr_tf.evaluate import paper_tables as comparison
+    from mzsr_tf.evaluate.protocol import prepare
     from mzsr_tf.scenarios import get_scenario
 
     sc = get_scenario(args.scenario)
@@ -98,15 +100,13 @@ def main(argv=None):
             ("mzsr(1) bf16", "mzsr", 1, bf), ("mzsr(10) bf16", "mzsr", 10, bf)]
     if args.ensemble:
         cols += [("mzsr(1)+ens", "mzsr", 1, ens_ctx), ("mzsr(10)+ens", "mzsr", 10, ens_ctx)]
-    M = evaluate.METHODS
     print(f"input: {name} -> LR {lr.shape[1]}x{lr.shape[0]}, scenario {sc.name}", flush=True)
     times = {label: [] for label, *_ in cols}
 
     def fast_round():
         for label, m, n, c in cols:
-            if M[m].prepare is not None:
-                M[m].prepare(sc, c)
-            times[label].append(comparison.time_column(M[m].run, lr, sc, n, c, repeats=args.repeats, warm=not times[label]))
+            prepare(m, sc, c)
+            times[label].append(comparison.time_column(m, lr, sc, n, c, repeats=args.repeats, warm=not times[label]))
 
     fast_round()
     print("before ZSSR: " + ", ".join(f"{k} {v[0]:.3f} s" for k, v in times.items()), flush=True)

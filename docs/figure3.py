@@ -31,7 +31,7 @@ def main():
     import numpy as np
     from PIL import Image
 
-    from mzsr_tf.curve import psnr_curve
+    from mzsr_tf.evaluate.figure3 import psnr_curve
     from mzsr_tf.model import get_params
     from mzsr_tf.weights import load_model
 

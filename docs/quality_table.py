@@ -6,7 +6,7 @@ Rows: bicubic, each weights name at each step count, then the paper's MZSR(1) an
 import json
 import sys
 
-from mzsr_tf.comparison import PAPER_TABLE2
+from mzsr_tf.evaluate.paper_tables import PAPER_TABLE2
 from mzsr_tf.scenarios import PAPER_SCENARIOS
 
 

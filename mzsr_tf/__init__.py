@@ -1,7 +1,7 @@
 """mzsr-tf: zero-shot super-resolution the MZSR way (Soh, Cho, Cho, CVPR 2020), on Keras 3.
 
-``mzsr_tf.upscale(array, scale=2, kernel=..., steps=10)`` is the Python API; the
-same module is the ``python -m mzsr_tf.upscale`` command.
+``mzsr_tf.upscale(array, scale=2, kernel=..., steps=10)`` is the Python API
+(:mod:`mzsr_tf.api`); ``python -m mzsr_tf.upscale`` is the command.
 """
 import contextlib
 import importlib.abc
@@ -35,7 +35,12 @@ def _stderr_silenced():
 class _QuietTensorFlowImport(importlib.abc.MetaPathFinder):
     """Imports TensorFlow (when something first asks for it) with its absl/oneDNN/CUDA
     start-up lines silenced, so our commands' stderr holds only our own messages.
-    Set MZSR_TF_VERBOSE=1 to see them."""
+    Set MZSR_TF_VERBOSE=1 to see them.
+
+    Redirecting file descriptor 2 during that import is the only way found: the
+    absl "log messages before InitializeLog" and cudart lines are written by C++
+    before TF_CPP_MIN_LOG_LEVEL is read. Only the import and the first op run
+    with stderr redirected; everything after writes to stderr as usual."""
 
     def find_spec(self, name, path=None, target=None):
         if name != "tensorflow":
@@ -62,8 +67,9 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name):
+    # Lazy, so that ``import mzsr_tf`` stays light (no TensorFlow) for commands that fail fast.
     if name == "upscale":
-        import importlib
+        from .api import upscale
 
-        return importlib.import_module(".upscale", __name__)
-    raise AttributeError(name)
+        return upscale
+    raise AttributeError(f"module 'mzsr_tf' has no attribute {name!r}")

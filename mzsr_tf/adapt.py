@@ -1,7 +1,11 @@
-"""Zero-shot adaptation: n gradient-descent steps of L1(f(ILR(son)), LR) on fast weights.
+"""Algorithm 2, once: son → ILR(son) → n gradient steps on the fast weights → upscale.
 
-The same functions serve meta-training (called under the outer gradient, with
-second-order terms kept) and test time (Algorithm 2).
+The inner loop serves two callers. Meta-training runs it unrolled (a Python
+list of step sizes, second-order terms kept under the outer gradient); test
+time runs it as a loop op whose step count and step sizes are tensors, so one
+compiled graph per (scale, subsampling, dtype) serves every schedule and every
+image size. Serving, tuning, Figure 3, the self-ensemble and ZSSR call these
+functions instead of composing the pipeline themselves.
 """
 from keras import ops
 
@@ -10,7 +14,7 @@ from .degrade import degrade
 from .model import forward
 from .resize import imresize
 
-# Reference step sizes by model (steps counted from 0): (first, then, for how many, after).
+# Reference test-time step sizes by model (steps counted from 0): (first, then, for how many, after).
 STEP_SIZES = {
     ("direct", 2): (0.02, 0.01, 3, 0.005),
     ("bicubic", 2): (0.01, 0.01, 2, 0.001),
@@ -27,63 +31,96 @@ def step_size_schedule(n, subsampling="direct", scale=2):
 
 
 def l1_loss(params, x, y, compute_dtype=None):
+    """Mean absolute error of ``forward(params, x)`` against ``y``."""
     return ops.mean(ops.abs(forward(params, x, compute_dtype) - y))
 
 
-def sgd_step(params, x, y, lr, first_order=False, compute_dtype=None):
-    """One plain gradient step on L1(forward(params, x), y); returns (loss, new params).
+def sgd_step(params, x, y, step_size, *, loss=l1_loss, first_order=False, compute_dtype=None):
+    """One plain gradient step on ``loss(params, x, y)``; returns (loss value, new params).
 
     Args:
-      lr: one step size, or a sequence with one per tensor (Meta-SGD style).
+      step_size: one step size, or a sequence with one per tensor (Meta-SGD style).
+      loss: ``loss(params, x, y, compute_dtype)`` to descend.
+      first_order: treat the gradient as a constant for an outer derivative.
     """
-    loss, grads = backend.value_and_grad(l1_loss, params, x, y, compute_dtype)
+    value, grads = backend.value_and_grad(loss, params, x, y, compute_dtype)
     if first_order:
         grads = [backend.stop_gradient(g) for g in grads]
-    lrs = lr if isinstance(lr, (list, tuple)) else [lr] * len(params)
-    return loss, [p - a * g for p, a, g in zip(params, lrs, grads)]
+    sizes = step_size if isinstance(step_size, (list, tuple)) else [step_size] * len(params)
+    return value, [p - a * g for p, a, g in zip(params, sizes, grads)]
 
 
-def adapt_trajectory(params, x, y, step_sizes, first_order=False, compute_dtype=None):
-    """Runs len(step_sizes) gradient steps and returns every intermediate fast weight.
+def adapt_trajectory(params, x, y, step_sizes, *, loss=l1_loss, first_order=False, compute_dtype=None):
+    """The unrolled inner loop: every intermediate fast weight, for meta-training's multi-step loss.
 
     Args:
       params: list of tensors (the initial weights θ).
-      x: ILR input batch the inner loss sees.
-      y: target batch (same spatial size as x).
-      step_sizes: one step size per step (floats or scalar tensors, or per-tensor lists).
-      first_order: drop second-order terms (the gradient is a constant to the outer loop).
+      x: input batch the inner loss sees (ILR of the son, or D_tr's ILR patches).
+      y: target batch of the same spatial size.
+      step_sizes: Python sequence, one step size (or per-tensor list) per step.
 
     Returns:
       (losses, trajectory): the inner loss before each step, and [θ_1, ..., θ_n].
     """
     losses, traj = [], []
-    for lr in step_sizes:
-        loss, params = sgd_step(params, x, y, lr, first_order, compute_dtype)
-        losses.append(loss)
+    for size in step_sizes:
+        value, params = sgd_step(params, x, y, size, loss=loss, first_order=first_order, compute_dtype=compute_dtype)
+        losses.append(value)
         traj.append(params)
     return losses, traj
 
 
-def adapt(params, x, y, step_sizes, first_order=False, compute_dtype=None):
-    """The fast weights after len(step_sizes) gradient steps (θ itself for none)."""
-    _, traj = adapt_trajectory(params, x, y, step_sizes, first_order, compute_dtype)
-    return traj[-1] if traj else list(params)
+def adapt(params, x, y, step_sizes, *, n_steps=None, loss=l1_loss, first_order=False, compute_dtype=None):
+    """The fast weights after the inner loop.
+
+    Args:
+      params: list of tensors θ.
+      x, y: the pair the loss fits (ILR(son) → LR at test time).
+      step_sizes: a Python sequence (the loop is unrolled, one step per entry),
+        or with ``n_steps`` a 1-D tensor of at least ``n_steps`` entries.
+      n_steps: None (unrolled) or an int32 scalar tensor: the steps then run in
+        a loop op (``tf.while_loop`` / ``lax.fori_loop``) that reads its step
+        size from ``step_sizes[i]``, so the graph does not depend on n.
+      loss: the inner loss, ``loss(params, x, y, compute_dtype)``.
+      first_order: drop second-order terms.
+    """
+    if n_steps is None:
+        _, traj = adapt_trajectory(params, x, y, step_sizes, loss=loss, first_order=first_order,
+                                   compute_dtype=compute_dtype)
+        return traj[-1] if traj else list(params)
+
+    def body(i, fast):
+        return sgd_step(fast, x, y, step_sizes[i], loss=loss, first_order=first_order, compute_dtype=compute_dtype)[1]
+
+    return backend.fori_loop(n_steps, body, list(params))
 
 
-def make_son(lr, scale, kernel=None, subsampling="direct"):
-    """The 'LR son' of an LR image: the same degradation applied once more."""
-    return degrade(lr, scale, kernel=kernel, subsampling=subsampling)
+def son_input(lr, scale, kernel=None, subsampling="direct"):
+    """ILR(son): the LR image degraded once more by the same kernel and subsampling, resized back to LR size.
+
+    Args:
+      lr: float [N, H, W, C] in [0, 1].
+      kernel: [k, k] tensor, or None for no blur.
+    """
+    son = degrade(lr, scale, kernel=kernel, subsampling=subsampling)
+    return imresize(son, float(scale), out_hw=(ops.shape(lr)[1], ops.shape(lr)[2]))
 
 
-def _zero_shot(params, lr, kernel, step_sizes, scale, subsampling, compute_dtype=None):
-    son = make_son(lr, scale, kernel, subsampling)
-    son_ilr = imresize(son, float(scale), out_hw=(ops.shape(lr)[1], ops.shape(lr)[2]))
-    fast = adapt(params, son_ilr, lr, step_sizes, compute_dtype=compute_dtype)
-    ilr = imresize(lr, float(scale))
-    return ops.clip(forward(fast, ilr, compute_dtype), 0.0, 1.0)
+def upscale_with(params, lr, scale, compute_dtype=None):
+    """SR = clip(f(ILR(lr)), 0, 1) with the given (fast) weights."""
+    return ops.clip(forward(params, imresize(lr, float(scale)), compute_dtype), 0.0, 1.0)
 
 
-_compiled = {}
+def adapted(params, lr, kernel, step_sizes, n_steps, scale, subsampling, compute_dtype=None):
+    """Algorithm 2's adaptation on one image, in loop form: the fast weights (traceable)."""
+    x = son_input(lr, scale, kernel, subsampling)
+    return adapt(params, x, lr, step_sizes, n_steps=n_steps, compute_dtype=compute_dtype)
+
+
+def zero_shot(params, lr, kernel, step_sizes, n_steps, scale, subsampling, compute_dtype=None):
+    """All of Algorithm 2 (traceable): adapt on (ILR(son) → LR), then upscale LR."""
+    fast = adapted(params, lr, kernel, step_sizes, n_steps, scale, subsampling, compute_dtype)
+    return upscale_with(fast, lr, scale, compute_dtype)
 
 
 def _as_tensor(p):
@@ -93,8 +130,29 @@ def _as_tensor(p):
     return ops.cast(ops.convert_to_tensor(p), "float32")
 
 
+def _arguments(params, lr, kernel, step_sizes):
+    """Plain float32 tensors whatever the caller passes (a new kind of argument would retrace).
+
+    No kernel is the 1×1 identity kernel, so blurred and unblurred images share a graph.
+    """
+    sizes = [float(a) for a in step_sizes]
+    kernel = [[1.0]] if kernel is None else kernel
+    return ([_as_tensor(p) for p in params], ops.convert_to_tensor(lr, "float32"),
+            ops.convert_to_tensor(kernel, "float32"), ops.convert_to_tensor(sizes + [0.0], "float32"),
+            ops.convert_to_tensor(len(sizes), "int32"))
+
+
+def _compiled(fn, scale, subsampling, compute_dtype):
+    key = (fn.__name__, int(scale), subsampling, compute_dtype or "float32")
+    return backend.cached_compile(key, lambda: lambda p, x, k, a, n: fn(p, x, k, a, n, int(scale), subsampling,
+                                                                         compute_dtype))
+
+
 def zero_shot_sr(params, lr, scale, kernel=None, subsampling="direct", step_sizes=(), compute_dtype=None):
     """Algorithm 2: adapt on (ILR(son) → LR), then super-resolve LR.
+
+    Compiled once per (scale, subsampling, compute dtype): the schedule and the
+    image size are run-time inputs.
 
     Args:
       params: list of weight tensors (meta-learned θ).
@@ -102,27 +160,23 @@ def zero_shot_sr(params, lr, scale, kernel=None, subsampling="direct", step_size
       scale: integer scale.
       kernel: [k, k] blur kernel of the LR image, or None for no blur.
       subsampling: 'direct' or 'bicubic'.
-      step_sizes: tuple of per-step sizes; its length is the number of steps.
-      compute_dtype: None (float32) or 'bfloat16': convolutions of the
-        adaptation and of the upscaling in bfloat16 with float32 weights,
-        about 2x faster on CPUs with bf16 units (see ``model.forward``).
+      step_sizes: per-step sizes; its length is the number of steps.
+      compute_dtype: None (float32) or 'bfloat16' convolutions (float32 weights and sums).
 
     Returns:
       SR tensor [1, s·H, s·W, 3] clipped to [0, 1].
     """
-    step_sizes = tuple(float(a) for a in step_sizes)
-    has_kernel = kernel is not None
-    key = (scale, subsampling, step_sizes, has_kernel) + ((compute_dtype,) if compute_dtype else ())
-    fn = _compiled.get(key)
-    if fn is None:
-        def run(params, lr, kernel):
-            return _zero_shot(params, lr, kernel if has_kernel else None, step_sizes, scale, subsampling,
-                              compute_dtype)
+    return _compiled(zero_shot, scale, subsampling, compute_dtype)(*_arguments(params, lr, kernel, step_sizes))
 
-        fn = _compiled[key] = backend.compile_fn(run)
-    k = ops.convert_to_tensor(kernel, "float32") if has_kernel else ops.zeros((1, 1))
-    # Plain float32 tensors whatever the caller passes (get_params gives tf.Variables, users
-    # NumPy arrays): each kind of argument would otherwise trace and compile the whole
-    # adaptation graph once more, seconds per kind.
-    params = [_as_tensor(p) for p in params]
-    return fn(params, ops.convert_to_tensor(lr, "float32"), k)
+
+def adapted_params(params, lr, scale, kernel=None, subsampling="direct", step_sizes=(), compute_dtype=None):
+    """The fast weights after Algorithm 2's steps (for callers that upscale several variants)."""
+    fn = _compiled(adapted, scale, subsampling, compute_dtype)
+    return list(fn(*_arguments(params, lr, kernel, step_sizes)))
+
+
+def upscale_sr(params, lr, scale, compute_dtype=None):
+    """Compiled :func:`upscale_with` (one graph per scale and dtype, any image size)."""
+    fn = backend.cached_compile(("upscale_with", int(scale), compute_dtype or "float32"),
+                                lambda: lambda p, x: upscale_with(p, x, int(scale), compute_dtype))
+    return fn([_as_tensor(p) for p in params], ops.convert_to_tensor(lr, "float32"))

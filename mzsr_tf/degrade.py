@@ -6,9 +6,9 @@ TensorFlow backend, and under ``jax.jit`` under JAX.
 import keras
 from keras import ops
 
+from .constants import SUBSAMPLINGS
 from .resize import imresize
 
-SUBSAMPLINGS = ("direct", "bicubic")
 
 
 def blur(x, kernel):

@@ -1,5 +1,7 @@
 """Geometric self-ensemble: the 8 dihedral variants of the input, run, undone, combined.
 
+The adaptation itself is Algorithm 2 in :mod:`mzsr_tf.adapt`; this module only transforms and combines.
+
 ``self_ensemble(fn, lr, scale, subsampling)`` runs ``fn`` (LR → SR) on the LR
 image rotated by 0/90/180/270° with and without a left-right flip, maps each
 output back, and combines them: the mean (MZSR ``--ensemble``) or the median
@@ -16,7 +18,7 @@ Everything is ``keras.ops`` on NHWC tensors (TF and JAX backends).
 """
 from keras import ops
 
-from . import backend
+from .adapt import adapted_params, upscale_sr
 from .degrade import degrade
 from .resize import imresize
 
@@ -125,57 +127,12 @@ def self_ensemble(fn, lr, scale=1, subsampling="bicubic", reduce="mean", variant
     return ops.median(stack, axis=0)
 
 
-_compiled = {}
-
-
-def _sr_fn(scale, compute_dtype=None):
-    """Compiled clip(forward(params, ILR(lr)), 0, 1) for one scale."""
-    key = ("sr", scale, compute_dtype)
-    fn = _compiled.get(key)
-    if fn is None:
-        from .model import forward
-
-        def run(params, lr):
-            return ops.clip(forward(params, imresize(lr, float(scale)), compute_dtype), 0.0, 1.0)
-
-        fn = _compiled[key] = backend.compile_fn(run)
-    return fn
-
-
-def _adapt_fn(scale, subsampling, step_sizes, has_kernel, compute_dtype=None):
-    key = ("adapt", scale, subsampling, step_sizes, has_kernel, compute_dtype)
-    fn = _compiled.get(key)
-    if fn is None:
-        from .adapt import adapt, make_son
-
-        def run(params, lr, kernel):
-            son = make_son(lr, scale, kernel if has_kernel else None, subsampling)
-            son_ilr = imresize(son, float(scale), out_hw=(ops.shape(lr)[1], ops.shape(lr)[2]))
-            return adapt(params, son_ilr, lr, step_sizes, compute_dtype=compute_dtype)
-
-        fn = _compiled[key] = backend.compile_fn(run)
-    return fn
-
-
-def adapted_params(params, lr, scale, kernel=None, subsampling="direct", step_sizes=(), compute_dtype=None):
-    """The fast weights after Algorithm 2's steps on (ILR(son) → LR) (θ itself for no steps)."""
-    step_sizes = tuple(float(a) for a in step_sizes)
-    if not step_sizes:
-        return list(params)
-    has_kernel = kernel is not None
-    k = ops.convert_to_tensor(kernel, "float32") if has_kernel else ops.zeros((1, 1))
-    fn = _adapt_fn(int(scale), subsampling, step_sizes, has_kernel, compute_dtype)
-    return list(fn(list(params), ops.convert_to_tensor(lr, "float32"), k))
-
-
 def super_resolve(params, lr, scale, subsampling="direct", ensemble=False, reduce="mean", compute_dtype=None):
     """clip(f(ILR(lr))) with the given weights, optionally as the 8-way self-ensemble."""
-    sr = _sr_fn(int(scale), compute_dtype)
     params = list(params)
     lr = ops.convert_to_tensor(lr, "float32")
-    if not ensemble:
-        return sr(params, lr)
-    return self_ensemble(lambda x: sr(params, x), lr, scale, subsampling, reduce=reduce)
+    run = lambda x: upscale_sr(params, x, scale, compute_dtype)
+    return self_ensemble(run, lr, scale, subsampling, reduce=reduce) if ensemble else run(lr)
 
 
 def zero_shot_sr_ensemble(params, lr, scale, kernel=None, subsampling="direct", step_sizes=(), compute_dtype=None):

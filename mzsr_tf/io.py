@@ -24,8 +24,7 @@ import numpy as np
 
 from .errors import InputError
 
-MIN_SON_SIDE = 8
-MAX_LR_PIXELS = 2048 * 2048
+from .constants import MAX_LR_PIXELS, MIN_SON_SIDE
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp", ".ppm", ".pgm", ".pnm", ".npy")
 
 # How far outside [0, 1] float input may stray (bicubic overshoot) before it is

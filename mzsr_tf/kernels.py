@@ -10,6 +10,7 @@ import numpy as np
 import keras
 from keras import ops
 
+from .constants import KERNEL_SIZE as DEFAULT_SIZE, MAX_KERNEL_SIDE, SUM_TOLERANCE
 from .errors import InputError
 
 # Paper scenarios: (λ1, λ2, Θ). Θ in radians.
@@ -19,7 +20,6 @@ NAMED = {
     "g1.3": (1.3, 1.3, 0.0),
     "gani": (4.0, 1.0, -0.5),
 }
-DEFAULT_SIZE = 15
 
 
 def gaussian_kernel(lambda1, lambda2, theta, size=DEFAULT_SIZE):
@@ -116,9 +116,6 @@ def random_kernel_np(scale, rng, size=DEFAULT_SIZE):
     return gaussian_kernel_np(*sample_kernel_params(rng, scale), size)
 
 
-SUM_TOLERANCE = 0.1  # a kernel summing within ±10 % of 1 is renormalised, else refused
-
-
 def validate_kernel(k, source="kernel", warn=print):
     """Checks a user kernel and returns it as float32, normalised to sum 1.
 
@@ -136,8 +133,8 @@ def validate_kernel(k, source="kernel", warn=print):
     k = np.squeeze(k.astype(np.float64))
     if k.ndim != 2:
         raise InputError(f"{source}: kernel must be 2-D, got shape {np.shape(k)}")
-    if min(k.shape) < 1 or max(k.shape) > 64:
-        raise InputError(f"{source}: kernel size {k.shape} is outside 1..64")
+    if min(k.shape) < 1 or max(k.shape) > MAX_KERNEL_SIDE:
+        raise InputError(f"{source}: kernel size {k.shape} is outside 1..{MAX_KERNEL_SIDE}")
     if not np.all(np.isfinite(k)):
         raise InputError(f"{source}: kernel has NaN or Inf entries")
     if np.any(k < 0):
@@ -192,3 +189,29 @@ def load_kernel(path, warn=print):
             raise InputError(f"{path}: kernel image is all zero")
         k = k / k.sum()  # an image stores the shape of the kernel, not its scale
     return validate_kernel(k, source=path, warn=warn)
+
+
+RK_VARIANCE = (0.35, 5.0)  # range of each eigenvalue of Σ for the random-kernel (rk) test set
+RK_TAP_NOISE = 0.25  # multiplicative noise per tap: × U(1 - 0.25, 1 + 0.25)
+
+
+def rk_kernel(seed, size=DEFAULT_SIZE):
+    """A kernel of the ``rk`` blind test set: a noisy anisotropic Gaussian, seeded.
+
+    λ1, λ2 ~ U(0.35, 5) independently (variances), Θ ~ U(0, π), each tap times
+    U(0.75, 1.25), renormalised to sum 1; centred on the middle pixel. The
+    noise makes it leave the Eq. 3 family, as real kernels do.
+
+    Args:
+      seed: int (one per image).
+      size: odd grid side.
+
+    Returns:
+      float32 [size, size].
+    """
+    rng = np.random.default_rng(seed)
+    lambda1, lambda2 = rng.uniform(*RK_VARIANCE, 2)
+    theta = rng.uniform(0.0, math.pi)
+    k = gaussian_kernel_np(lambda1, lambda2, theta, size).astype(np.float64)
+    k *= rng.uniform(1.0 - RK_TAP_NOISE, 1.0 + RK_TAP_NOISE, k.shape)
+    return (k / k.sum()).astype(np.float32)

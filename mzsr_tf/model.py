@@ -7,6 +7,8 @@ tensors, never assigned to variables).
 import keras
 from keras import ops
 
+from . import backend
+
 DEPTH = 8
 WIDTH = 64
 CHANNELS = 3
@@ -64,7 +66,7 @@ def forward(params, ilr, compute_dtype=None):
         w, b = params[2 * i], params[2 * i + 1]
         if mixed:
             w, b = ops.cast(w, compute_dtype), ops.cast(b, compute_dtype)
-        h = ops.conv(h, w, strides=1, padding="same") + b
+        h = backend.bias_add(ops.conv(h, w, strides=1, padding="same"), b)
         if i < n - 1:
             h = ops.relu(h)
     return ilr + (ops.cast(h, ilr.dtype) if mixed else h)

@@ -25,11 +25,11 @@ import re
 
 import numpy as np
 
+from .constants import KERNEL_SIZE
 from .errors import InputError
 
-# Kernel side used for the test inputs. 15 is the meta-training grid; see
-# ``evaluate`` / the README for the measured effect of 21.
-DEFAULT_KERNEL_SIZE = 15
+# Kernel side used for the test inputs: the meta-training grid.
+DEFAULT_KERNEL_SIZE = KERNEL_SIZE
 
 # base name -> (kernels.named_kernel name or None, subsampling)
 BASES = {
@@ -40,7 +40,7 @@ BASES = {
     "gb1.3": ("g1.3", "bicubic"),
 }
 PAPER_SCENARIOS = ("bicubic", "g0.2", "g2.0", "gani", "gb1.3", "g2.0x4")
-SCALES = (2, 3, 4)
+SCENARIO_SCALES = (2, 3, 4)  # ×3 only with bicubic-style scenarios (no shipped ×3 weights)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,7 +76,7 @@ def get_scenario(name):
     """
     m = re.fullmatch(r"(.*?)(?:x(\d+))?", str(name))
     base, scale = m.group(1), int(m.group(2)) if m.group(2) else 2
-    if base not in BASES or scale not in SCALES:
+    if base not in BASES or scale not in SCENARIO_SCALES:
         raise InputError(
             f"unknown scenario {name!r}; one of {', '.join(PAPER_SCENARIOS)} "
             f"(or a base {'/'.join(BASES)} with a suffix x2/x3/x4)"

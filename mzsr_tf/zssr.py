@@ -49,10 +49,11 @@ import keras
 from keras import ops
 
 from . import backend
-from .degrade import degrade
+from .adapt import l1_loss, son_input, upscale_sr
 from .ensemble import back_project, inverse, transform
 from .model import DEPTH, WIDTH, CHANNELS, forward
 from .resize import imresize
+from .train.optim import adam_init, adam_update
 
 
 @dataclasses.dataclass
@@ -93,25 +94,6 @@ def init_params(seed=0, depth=DEPTH, width=WIDTH, channels=CHANNELS, variance=0.
         params.append(ops.zeros((cout,), "float32"))
         cin = cout
     return params
-
-
-def adam_init(params):
-    """Adam state (m, v, t) for a params list."""
-    return [ops.zeros_like(p) for p in params], [ops.zeros_like(p) for p in params], ops.zeros((), "float32")
-
-
-def adam_update(params, grads, m, v, t, lr, beta1=0.9, beta2=0.999, epsilon=1e-8):
-    """One Adam step (Kingma & Ba, with the bias correction folded into the rate).
-
-    Returns (params, m, v, t). ``lr`` and ``t`` are tensors, so changing the
-    rate never retraces a compiled step.
-    """
-    t = t + 1.0
-    m = [beta1 * mi + (1.0 - beta1) * g for mi, g in zip(m, grads)]
-    v = [beta2 * vi + (1.0 - beta2) * g * g for vi, g in zip(v, grads)]
-    alpha = lr * ops.sqrt(1.0 - ops.power(beta2, t)) / (1.0 - ops.power(beta1, t))
-    params = [p - alpha * mi / (ops.sqrt(vi) + epsilon) for p, mi, vi in zip(params, m, v)]
-    return params, m, v, t
 
 
 # --------------------------------------------------------------------------- fathers and sons
@@ -166,12 +148,6 @@ def sample_crop(fathers, probs, crop_size, scale, rng):
     crop = img[None, top : top + c, left : left + c]
     crop = np.ascontiguousarray(ops.convert_to_numpy(transform(crop, k)))
     return crop.astype(np.float32), (i, top, left, k)
-
-
-def make_son_ilr(hr, scale, kernel=None, subsampling="direct"):
-    """The LR son of an HR father crop, bicubic-upscaled back to the crop's size: the network input."""
-    son = degrade(hr, scale, kernel=kernel, subsampling=subsampling)
-    return imresize(son, float(scale), out_hw=(ops.shape(hr)[1], ops.shape(hr)[2]))
 
 
 # --------------------------------------------------------------------------- LR policy
@@ -233,46 +209,30 @@ class LRPolicy:
 
 # --------------------------------------------------------------------------- compiled steps
 
-_compiled = {}
-
-
-def _l1(params, x, y, compute_dtype=None):
-    return ops.mean(ops.abs(forward(params, x, compute_dtype) - y))
-
-
-def _train_step_fn(scale, subsampling, has_kernel, config):
+def _train_step_fn(scale, subsampling, config):
     dt = config.compute_dtype
-    key = ("train", scale, subsampling, has_kernel, config.beta1, config.beta2, config.epsilon, dt)
-    fn = _compiled.get(key)
-    if fn is None:
 
-        def run(params, m, v, t, lr, crop, kernel):
-            x = make_son_ilr(crop, scale, kernel if has_kernel else None, subsampling)
-            loss, grads = backend.value_and_grad(_l1, params, x, crop, dt)
-            params, m, v, t = adam_update(params, grads, m, v, t, lr, config.beta1, config.beta2, config.epsilon)
-            return loss, params, m, v, t
+    def run(params, opt, lr, crop, kernel):
+        x = son_input(crop, scale, kernel, subsampling)
+        loss, grads = backend.value_and_grad(l1_loss, params, x, crop, dt)
+        params, opt = adam_update(params, grads, opt, lr, config.beta1, config.beta2, config.epsilon)
+        return loss, params, opt
 
-        fn = _compiled[key] = backend.compile_fn(run)
-    return fn
+    key = ("zssr_train", scale, subsampling, config.beta1, config.beta2, config.epsilon, dt or "float32")
+    return backend.cached_compile(key, lambda: run)
 
 
-def _rec_error_fn(scale, subsampling, has_kernel, compute_dtype=None):
-    key = ("rec", scale, subsampling, has_kernel, compute_dtype)
-    fn = _compiled.get(key)
-    if fn is None:
+def _rec_error_fn(scale, subsampling, compute_dtype=None):
+    def run(params, lr, kernel):
+        sr = ops.clip(forward(params, son_input(lr, scale, kernel, subsampling), compute_dtype), 0.0, 1.0)
+        return ops.mean(ops.square(sr - lr))
 
-        def run(params, lr, kernel):
-            x = make_son_ilr(lr, scale, kernel if has_kernel else None, subsampling)
-            return ops.mean(ops.square(ops.clip(forward(params, x, compute_dtype), 0.0, 1.0) - lr))
-
-        fn = _compiled[key] = backend.compile_fn(run)
-    return fn
+    return backend.cached_compile(("zssr_rec", scale, subsampling, compute_dtype or "float32"), lambda: run)
 
 
 def _kernel_arg(kernel):
-    if kernel is None:
-        return False, ops.zeros((1, 1), "float32")
-    return True, ops.convert_to_tensor(np.asarray(kernel, np.float32))
+    """No kernel is the 1×1 identity kernel, so one compiled graph serves both."""
+    return ops.convert_to_tensor(np.asarray([[1.0]] if kernel is None else kernel, np.float32))
 
 
 def _as_batch(lr):
@@ -313,10 +273,10 @@ def train(lr, scale=2, kernel=None, subsampling="direct", config=None, seed=0, p
         params = init_params(seed, variance=config.init_variance)
     params = list(params)
     fathers, probs = make_fathers(lr, scale, config.father_scales, config.crop_size)
-    has_kernel, k = _kernel_arg(kernel)
-    step = _train_step_fn(scale, subsampling, has_kernel, config)
-    rec = _rec_error_fn(scale, subsampling, has_kernel, config.compute_dtype)
-    m, v, t = adam_init(params)
+    k = _kernel_arg(kernel)
+    step = _train_step_fn(scale, subsampling, config)
+    rec = _rec_error_fn(scale, subsampling, config.compute_dtype)
+    opt = adam_init(params)
     policy = LRPolicy(config)
     losses = []
     stopped = "max_iters"
@@ -326,8 +286,7 @@ def train(lr, scale=2, kernel=None, subsampling="direct", config=None, seed=0, p
             stopped = "lr_floor"
             break
         crop, _ = sample_crop(fathers, probs, config.crop_size, scale, rng)
-        loss, params, m, v, t = step(params, m, v, t, ops.convert_to_tensor(policy.lr, "float32"),
-                                     ops.convert_to_tensor(crop), k)
+        loss, params, opt = step(params, opt, ops.convert_to_tensor(policy.lr, "float32"), ops.convert_to_tensor(crop), k)
         losses.append(float(loss))
         if (it + 1) % config.test_every == 0:
             policy.record(it, float(rec(params, lr, k)))
@@ -357,34 +316,24 @@ def super_resolve(params, lr, scale=2, kernel=None, subsampling="direct", ensemb
     Returns:
       SR tensor [1, s·H, s·W, C] in [0, 1].
     """
-    from .ensemble import _sr_fn
-
     scale = int(scale)
     lr = _as_batch(lr)
-    sr_fn = _sr_fn(scale, compute_dtype)
     params = list(params)
     if not ensemble:
-        return sr_fn(params, lr)
-    bp = _bp_fn(scale, subsampling, kernel is not None, int(back_projection_iters))
-    _, k = _kernel_arg(kernel)
+        return upscale_sr(params, lr, scale, compute_dtype)
+    bp = _bp_fn(scale, subsampling, int(back_projection_iters))
+    k = _kernel_arg(kernel)
     outs = []
     for j in range(8):
-        y = inverse(sr_fn(params, transform(lr, j)), j, scale, subsampling)
+        y = inverse(upscale_sr(params, transform(lr, j), scale, compute_dtype), j, scale, subsampling)
         outs.append(bp(y, lr, k))
     med = ops.median(ops.stack(outs, axis=0), axis=0)
     return bp(med, lr, k)
 
 
-def _bp_fn(scale, subsampling, has_kernel, iters):
-    key = ("bp", scale, subsampling, has_kernel, iters)
-    fn = _compiled.get(key)
-    if fn is None:
-
-        def run(sr, lr, kernel):
-            return back_project(sr, lr, scale, kernel if has_kernel else None, subsampling, iters)
-
-        fn = _compiled[key] = backend.compile_fn(run)
-    return fn
+def _bp_fn(scale, subsampling, iters):
+    run = lambda sr, lr, kernel: back_project(sr, lr, scale, kernel, subsampling, iters)
+    return backend.cached_compile(("zssr_bp", scale, subsampling, iters), lambda: run)
 
 
 def zssr(lr, scale=2, kernel=None, subsampling="direct", config=None, seed=0, progress=None):

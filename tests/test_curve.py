@@ -3,7 +3,7 @@ import numpy as np
 from keras import ops
 
 from mzsr_tf.adapt import step_size_schedule, zero_shot_sr
-from mzsr_tf.curve import psnr_curve
+from mzsr_tf.evaluate.figure3 import psnr_curve
 from mzsr_tf.metrics import psnr
 from mzsr_tf.model import build_model, get_params
 from mzsr_tf.scenarios import get_scenario, make_lr, to_uint8

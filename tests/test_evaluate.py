@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from mzsr_tf import evaluate, scenarios
+from mzsr_tf import evaluate, methods, scenarios
 from mzsr_tf.errors import InputError
 from mzsr_tf.kernels import named_kernel
 from mzsr_tf.metrics import psnr, ssim
@@ -194,18 +194,18 @@ def test_too_small_image_skipped(tmp_path, capsys):
 def test_registered_method_gets_columns(hr_dir, capsys):
     calls = []
 
-    def nearest(lr, scenario, n_steps, ctx):
-        calls.append(n_steps)
-        return np.repeat(np.repeat(lr, scenario.scale, 0), scenario.scale, 1)
+    def nearest(lr, options):
+        calls.append(options.steps)
+        return np.repeat(np.repeat(lr, options.scale, 0), options.scale, 1)
 
-    evaluate.register_method("nearest_test", nearest, uses_steps=True)
+    methods.register("nearest_test", nearest, uses_steps=True)
     try:
         rc, out, _ = run_main(
             ["--hr-dir", hr_dir, "--scenario", "g2.0", "--method", "bicubic", "nearest_test", "--steps", "0", "3"],
             capsys,
         )
     finally:
-        del evaluate.METHODS["nearest_test"]
+        del methods.REGISTRY["nearest_test"]
     assert rc == 0
     assert "nearest_test(0)" in out and "nearest_test(3)" in out and "bicubic" in out
     assert sorted(calls) == [0, 0, 3, 3]

@@ -10,7 +10,7 @@ import tensorflow as tf
 from keras import ops
 
 from mzsr_tf import backend
-from mzsr_tf.adapt import adapt, adapt_trajectory, l1_loss, make_son, sgd_step, step_size_schedule, zero_shot_sr
+from mzsr_tf.adapt import adapt, adapt_trajectory, l1_loss, sgd_step, son_input, step_size_schedule, zero_shot_sr
 from mzsr_tf.degrade import degrade
 from mzsr_tf.kernels import gaussian_kernel
 from mzsr_tf.model import build_model, count_params, forward, get_params, set_params
@@ -191,9 +191,9 @@ def test_zero_shot_sr_with_steps_matches_algorithm_2(small_params, subsampling):
     steps = (0.02, 0.01)
     sr = _np(zero_shot_sr(small_params, lr, 2, kernel=k, subsampling=subsampling, step_sizes=steps))
 
-    son = make_son(lr, 2, k, subsampling)
-    np.testing.assert_allclose(_np(son), _np(degrade(lr, 2, kernel=k, subsampling=subsampling)), atol=0)
+    son = degrade(lr, 2, kernel=k, subsampling=subsampling)
     son_ilr = imresize(son, 2.0, out_hw=(12, 10))
+    np.testing.assert_allclose(_np(son_input(lr, 2, k, subsampling)), _np(son_ilr), atol=0)
     fast = adapt(small_params, son_ilr, lr, list(steps))
     want = np.clip(_np(forward(fast, imresize(lr, 2.0))), 0.0, 1.0)
     np.testing.assert_allclose(sr, want, atol=1e-5)
@@ -202,17 +202,30 @@ def test_zero_shot_sr_with_steps_matches_algorithm_2(small_params, subsampling):
     assert np.abs(sr - none).max() > 1e-4
 
 
-def test_zero_shot_sr_compiles_once_for_tensors_arrays_and_variables(model):
-    """Variables (what get_params returns) and NumPy arrays must not trace the graph again."""
-    from mzsr_tf import adapt as adapt_module
-
+def test_zero_shot_sr_compiles_once_for_kinds_schedules_and_sizes(model):
+    """Variables, arrays, tensors, two schedules, two image sizes, with and without a kernel: one trace."""
     lr = np.random.default_rng(7).random((1, 8, 8, 3)).astype(np.float32)
-    steps = (0.0123,)  # a schedule no other test uses: a fresh compiled function
+    steps = (0.0123,)
     variables = list(model.trainable_variables)
     tensors = [tf.convert_to_tensor(v) for v in variables]
     arrays = [v.numpy() for v in variables]
-    outs = [_np(zero_shot_sr(p, lr, 2, step_sizes=steps)) for p in (tensors, arrays, variables)]
-    fn = adapt_module._compiled[(2, "direct", steps, False)]
-    assert fn.experimental_get_tracing_count() == 1
+    outs = [_np(zero_shot_sr(p, lr, 4, step_sizes=steps)) for p in (tensors, arrays, variables)]
     np.testing.assert_array_equal(outs[0], outs[1])
     np.testing.assert_array_equal(outs[0], outs[2])
+    zero_shot_sr(arrays, lr, 4, step_sizes=(0.02, 0.01, 0.01))
+    zero_shot_sr(arrays, lr[:, :6], 4, kernel=np.full((3, 3), 1 / 9, np.float32), step_sizes=())
+    fn = backend._CACHE[("zero_shot", 4, "direct", "float32")]
+    assert fn.tracing_count() == 1
+
+
+@pytest.mark.parametrize("n", [0, 1, 10])
+def test_loop_form_equals_unrolled_form(small_params, n):
+    """adapt() with a tensor step count (loop op) gives the unrolled result."""
+    rng = np.random.default_rng(8)
+    x = rng.random((1, 10, 12, 3)).astype(np.float32)
+    y = rng.random((1, 10, 12, 3)).astype(np.float32)
+    sizes = step_size_schedule(n, "direct", 2)
+    unrolled = adapt(small_params, x, y, sizes)
+    looped = adapt(small_params, x, y, tf.constant(sizes + [0.0]), n_steps=tf.constant(n))
+    for a, b in zip(unrolled, looped):
+        np.testing.assert_allclose(_np(a), _np(b), rtol=1e-5, atol=1e-6)

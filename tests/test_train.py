@@ -37,7 +37,7 @@ def tiny_params(dtype="float64", seed=0):
 
 
 def meta_objective(params, xtr, ytr, xte, yte, lrs, first_order=False):
-    _, traj = adapt_trajectory(params, xtr, ytr, lrs, first_order)
+    _, traj = adapt_trajectory(params, xtr, ytr, lrs, first_order=first_order)
     return l1_loss(traj[-1], xte, yte)
 
 
@@ -120,7 +120,7 @@ def test_task_pipeline_is_deterministic_under_a_seed(image_dir):
     kp = a[1]
     assert np.all((kp[:, 0] >= 1) & (kp[:, 0] <= 5)) and np.all((kp[:, 1] >= 1) & (kp[:, 1] <= kp[:, 0]))
     sample = lambda i: pipeline.sample_tasks(pool, 7, i, 2, 4, 16, 2, noise_sigma=0.01)
-    deg = lambda hr, kp, nz, ns: pipeline.degrade_tasks(hr, kp, nz, ns, 2, "direct", 7, 2)
+    deg = lambda hr, kp, bl, nz, ns: pipeline.degrade_tasks(hr, kp, bl, nz, ns, 2, "direct", 7, 2)
     run1 = [tuple(t.numpy() for t in b) for b in pipeline.tf_dataset(sample, deg, 5).take(2)]
     run2 = [tuple(t.numpy() for t in b) for b in pipeline.tf_dataset(sample, deg, 5).take(2)]
     resumed = [tuple(t.numpy() for t in b) for b in pipeline.tf_dataset(sample, deg, 6).take(1)]
@@ -131,6 +131,27 @@ def test_task_pipeline_is_deterministic_under_a_seed(image_dir):
         np.testing.assert_array_equal(x, y)
     ilr, hr = run1[0]
     assert ilr.shape == hr.shape == (2, 4, 16, 16, 3)
+
+
+def test_unblurred_tasks_are_plain_subsampling(image_dir):
+    """A task drawn without blur is the HR crop decimated (direct) and brought back up: no kernel at all."""
+    from mzsr_tf.degrade import degrade
+    from mzsr_tf.resize import imresize
+
+    pool = ImagePool([np.asarray(Image.open(os.path.join(image_dir, f))) for f in sorted(os.listdir(image_dir))])
+    hr, kp, blurred, noise, seed = pipeline.sample_tasks(pool, 3, 0, 6, 2, 16, 2, no_blur_fraction=0.5)
+    assert set(blurred.tolist()) == {0.0, 1.0}  # this seed draws both kinds
+    ilr, hr_f = pipeline.degrade_tasks(hr, kp, blurred, noise, seed, 2, "direct", 7, 6)
+    t = int(np.argmin(blurred))
+    want = imresize(np.round(np.asarray(hr_f[t])[:, ::2, ::2] * 255) / 255, 2.0, out_hw=(16, 16))
+    np.testing.assert_allclose(np.asarray(ilr[t]), np.asarray(want), atol=1e-6)
+    b = int(np.argmax(blurred))
+    assert np.abs(np.asarray(ilr[b]) - np.asarray(imresize(degrade(hr_f[b], 2), 2.0, out_hw=(16, 16)))).max() > 1e-3
+    # Without unblurred tasks the data stream is the one runs had before the option existed.
+    a = pipeline.sample_tasks(pool, 3, 0, 6, 2, 16, 2)
+    np.testing.assert_array_equal(a[0], hr)
+    np.testing.assert_array_equal(a[1], kp)
+    assert np.all(a[2] == 1.0)
 
 
 def smoke_cfg(image_dir, run_dir, **overrides):
@@ -200,6 +221,35 @@ def test_interrupted_and_resumed_run_ends_with_the_same_weights(image_dir, tmp_p
     a, b = final_params(whole, stage), final_params(parts, stage)
     for x, y in zip(a, b):
         np.testing.assert_allclose(x, y, rtol=0, atol=1e-6)
+
+
+def test_committed_run_state_resumes_from_a_copy(image_dir, tmp_path):
+    """Pre-train (All) then meta: stopped after one step, the run folder copied (as a clone has it), resumed
+    there with --resume, it ends with the weights of an uninterrupted run."""
+    import shutil
+
+    from mzsr_tf.model import build_model
+
+    init = tmp_path / "init.weights.h5"
+    build_model().save_weights(str(init))
+    yaml_path = _smoke_yaml(tmp_path, image_dir)
+    sets = ["--set", "stages=[pretrain_all, meta]", "--set", f"pretrain_all.init_weights={init}",
+            "--set", "pretrain_all.steps=3", "--set", "meta.iterations=2", "--set", "meta.msl_iterations=2",
+            "--set", "pretrain_all.no_blur_fraction=0.5", "--set", "checkpoint_every=100", "--no-progress"]
+    whole, first = tmp_path / "whole", tmp_path / "first"
+    assert command.main(["--config", yaml_path, "--run-dir", str(whole)] + sets) == 0
+    assert command.main(["--config", yaml_path, "--run-dir", str(first), "--max-minutes", "1e-6"] + sets) == 3
+    ck = checkpoint.load(os.path.join(first, "pretrain_all", "checkpoint.npz"))
+    assert ck["step"] == 1 and ck["clock"][1] > 0
+    clone = tmp_path / "clone" / "training" / "run"
+    shutil.copytree(first, clone)
+    shutil.rmtree(first)
+    assert command.main(["--resume", str(clone), "--no-progress"]) == 0
+    assert checkpoint.load(os.path.join(clone, "pretrain_all", "checkpoint.npz"))["step"] == 3
+    assert checkpoint.load(os.path.join(clone, "meta", "checkpoint.npz"))["step"] == 2
+    for a, b in zip(final_params(whole, "meta"), final_params(clone, "meta")):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
+    assert command.main(["--resume", str(tmp_path / "nowhere")]) == 2
 
 
 def test_time_limit_stops_cleanly_with_a_checkpoint(image_dir, tmp_path):

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from mzsr_tf.errors import InputError
-from mzsr_tf.upscale import main
+from mzsr_tf.commands.upscale import main
 
 
 def run(capsys, *args):
@@ -46,7 +46,7 @@ def test_api_shapes_and_dtypes(weights_file, rgb_uint8):
 
 
 def test_api_scale4_with_kernel_and_odd_size(weights_file, rgb_uint8):
-    from mzsr_tf.upscale import upscale
+    from mzsr_tf.api import upscale
 
     odd = np.pad(rgb_uint8, ((0, 0), (0, 3), (0, 0)), mode="edge")  # 32×35
     out = upscale(odd, scale=4, kernel="g2.0", steps=0, weights=weights_file)
@@ -58,7 +58,8 @@ def test_steps_zero_is_forward_only(weights_file, rgb_uint8):
 
     from mzsr_tf.model import forward
     from mzsr_tf.resize import imresize
-    from mzsr_tf.upscale import load_params, upscale
+    from mzsr_tf.api import upscale
+    from mzsr_tf.methods import load_params
 
     x = rgb_uint8.astype(np.float32) / 255.0
     params, _ = load_params(weights_file)
@@ -70,13 +71,13 @@ def test_steps_zero_is_forward_only(weights_file, rgb_uint8):
 
 
 def test_params_cached(weights_file):
-    from mzsr_tf.upscale import load_params
+    from mzsr_tf.methods import load_params
 
     assert load_params(weights_file)[0] is load_params(weights_file)[0]
 
 
 def test_api_warns_on_conversions(weights_file, rgb_uint8):
-    from mzsr_tf.upscale import upscale
+    from mzsr_tf.api import upscale
 
     with pytest.warns(UserWarning, match="grayscale replicated"):
         out = upscale(rgb_uint8[..., 0], steps=0, weights=weights_file)
@@ -94,14 +95,14 @@ def test_api_warns_on_conversions(weights_file, rgb_uint8):
     ],
 )
 def test_api_bad_options(weights_file, rgb_uint8, kwargs, expect):
-    from mzsr_tf.upscale import upscale
+    from mzsr_tf.api import upscale
 
     with pytest.raises(InputError, match=expect):
         upscale(rgb_uint8, weights=weights_file, **kwargs)
 
 
 def test_api_nan_and_too_small(weights_file):
-    from mzsr_tf.upscale import upscale
+    from mzsr_tf.api import upscale
 
     with pytest.raises(InputError, match="NaN"):
         upscale(np.full((32, 32, 3), np.nan, np.float32), weights=weights_file)
@@ -111,7 +112,7 @@ def test_api_nan_and_too_small(weights_file):
 
 def test_no_shipped_weights_is_clear(monkeypatch, tmp_path, rgb_uint8):
     import mzsr_tf.weights
-    from mzsr_tf.upscale import upscale
+    from mzsr_tf.api import upscale
 
     monkeypatch.setattr(mzsr_tf.weights, "HERE", str(tmp_path))
     with pytest.raises(InputError, match="no shipped weights"):

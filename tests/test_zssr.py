@@ -4,6 +4,8 @@ import pytest
 import keras
 from keras import ops
 
+from mzsr_tf.adapt import l1_loss, son_input
+from mzsr_tf.train.optim import adam_init, adam_update
 from mzsr_tf import zssr
 from mzsr_tf.degrade import blur
 from mzsr_tf.ensemble import transform
@@ -83,7 +85,7 @@ def test_sampling_is_seeded():
 def test_son_is_the_father_degraded_with_the_kernel(subsampling):
     hr = _smooth_image(16, 16)
     k = named_kernel("g2.0")
-    x = _np(zssr.make_son_ilr(hr, 2, k, subsampling))
+    x = _np(son_input(hr, 2, k, subsampling))
     blurred = _np(blur(hr, k))
     son = blurred[:, ::2, ::2] if subsampling == "direct" else _np(imresize(blurred, 0.5))
     assert x.shape == hr.shape
@@ -94,12 +96,12 @@ def test_adam_matches_keras_adam():
     w0 = np.array([1.0, -2.0, 0.5], np.float32)
     target = np.array([0.3, 0.1, -0.4], np.float32)
     params = [ops.convert_to_tensor(w0)]
-    m, v, t = zssr.adam_init(params)
+    state = adam_init(params)
     var = keras.Variable(w0)
     opt = keras.optimizers.Adam(learning_rate=0.05, epsilon=1e-8)
     for _ in range(5):
         g_ours = [2 * (params[0] - target)]
-        params, m, v, t = zssr.adam_update(params, g_ours, m, v, t, ops.convert_to_tensor(0.05))
+        params, state = adam_update(params, g_ours, state, ops.convert_to_tensor(0.05))
         opt.apply_gradients([(ops.convert_to_tensor(2 * (_np(var.value) - target)), var)])
     np.testing.assert_allclose(_np(params[0]), _np(var.value), atol=1e-6)
 
@@ -157,10 +159,10 @@ def test_short_run_lowers_loss_and_output():
     lr = _smooth_image(24, 24, seed=1)
     k = named_kernel("g2.0", size=7)
     cfg = zssr.ZSSRConfig(max_iters=60, crop_size=16, test_every=20, father_scales=(1.0, 0.8), ensemble=False)
-    x = zssr.make_son_ilr(lr, 2, k, "direct")  # the whole image's son → the image itself
-    before = float(zssr._l1(zssr.init_params(0), x, lr))
+    x = son_input(lr, 2, k, "direct")  # the whole image's son → the image itself
+    before = float(l1_loss(zssr.init_params(0), x, lr))
     params, hist = zssr.train(lr, 2, k, "direct", cfg, seed=0)
-    after = float(zssr._l1(params, x, lr))
+    after = float(l1_loss(params, x, lr))
     assert hist["iterations"] == 60 and hist["stopped"] == "max_iters" and len(hist["errors"]) == 3
     assert after < 0.85 * before
     sr = _np(zssr.super_resolve(params, lr, 2, k, "direct", ensemble=True, back_projection_iters=2))
@@ -209,7 +211,7 @@ def test_evaluate_zssr_prints_table2(tmp_path, capsys):
 
 
 def test_table_formatting():
-    from mzsr_tf import comparison
+    from mzsr_tf.evaluate import paper_tables as comparison
 
     res = {"g0.2": {"bicubic": {"mean": {"psnr": 30.0, "ssim": 0.9}}, "mzsr(1)": {"mean": {"psnr": 33.0, "ssim": 0.95}}}}
     t2 = comparison.format_table2(res, "set5")

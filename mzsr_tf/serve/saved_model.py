@@ -8,6 +8,9 @@ step-size schedule and the request limits are fixed when the model is exported
 and recorded in its metadata (``assets.extra/mzsr_export.json`` and the
 ``metadata_json`` variable).
 
+``serve()`` computes (it calls :func:`mzsr_tf.adapt.zero_shot`, the package's
+one Algorithm 2); the signatures only validate, decode and encode.
+
 Signatures (every image is RGB, batch of one):
 
 ==================  ===========================================  ==========================
@@ -31,16 +34,11 @@ import numpy as np
 import tensorflow as tf
 
 from .. import __version__
-from ..adapt import sgd_step, step_size_schedule
-from ..degrade import SUBSAMPLINGS, degrade
-from ..io import MAX_LR_PIXELS, MIN_SON_SIDE
-from ..kernels import SUM_TOLERANCE
-from ..model import forward
-from ..resize import imresize
+from ..adapt import step_size_schedule, upscale_with, zero_shot
+from ..constants import MAX_KERNEL_SIDE, MAX_LR_PIXELS, MAX_STEPS, MIN_SON_SIDE, SUBSAMPLINGS, SUM_TOLERANCE
 
-DEFAULT_MAX_STEPS = 100  # steps above this are refused (change with --max-steps); as upscale.MAX_STEPS
-DEFAULT_MAX_PIXELS = MAX_LR_PIXELS  # larger LR images are refused (change with --max-pixels); as io
-MAX_KERNEL_SIDE = 64  # as kernels.validate_kernel
+DEFAULT_MAX_STEPS = MAX_STEPS  # change with export --max-steps
+DEFAULT_MAX_PIXELS = MAX_LR_PIXELS  # change with export --max-pixels
 METADATA_FILE = os.path.join("assets.extra", "mzsr_export.json")
 
 SIGNATURE_NAMES = ("serving_default", "upscale", "adapt_encoded", "upscale_encoded")
@@ -185,8 +183,11 @@ class ServingModule(tf.Module):
         if kernel is not None:
             kshape = _padded_shape(kernel, 2)
             kh, kw = kshape[0], kshape[1]
-            finite = tf.reduce_all(tf.math.is_finite(kernel))
-            total = tf.reduce_sum(kernel)
+            # Reductions over the flattened values: axes taken from the declared rank would fail
+            # on a kernel of another rank before the rank check could say so.
+            values = tf.reshape(kernel, [-1])
+            finite = tf.reduce_all(tf.math.is_finite(values))
+            total = tf.reduce_sum(values)
             check(tf.equal(_rank(kernel), 2), "kernel must be a 2-D float32 [k, k] array; got shape",
                   _shape(kernel))
             check(tf.reduce_all(tf.stack([kh >= 1, kw >= 1, kh <= MAX_KERNEL_SIDE, kw <= MAX_KERNEL_SIDE])),
@@ -194,7 +195,7 @@ class ServingModule(tf.Module):
             check(tf.logical_and(kh <= h, kw <= w),
                   "kernel is larger than the image: kernel (kh, kw), image (H, W) =", kh, kw, h, w)
             check(finite, "kernel has NaN or Inf entries")
-            check(tf.reduce_all(kernel >= 0.0), "kernel has negative entries; min =", tf.reduce_min(kernel))
+            check(tf.reduce_all(values >= 0.0), "kernel has negative entries; min =", tf.reduce_min(values))
             check(tf.abs(total - 1.0) <= SUM_TOLERANCE,
                   f"kernel must sum to ~1 (tolerance {SUM_TOLERANCE}); sum =", total)
         if steps is not None:
@@ -225,33 +226,22 @@ class ServingModule(tf.Module):
     def _params(self):
         return [tf.convert_to_tensor(v) for v in self.params]
 
-    def _super_resolve(self, params, lr):
-        """SR = clip(forward(params, ILR(lr)), 0, 1) as uint8."""
-        sr = tf.clip_by_value(forward(params, imresize(lr, float(self.scale))), 0.0, 1.0)
+    @staticmethod
+    def _encode(sr):
         return tf.cast(tf.round(sr * 255.0), tf.uint8)
+
+    def serve(self, lr, kernel, steps):
+        """Algorithm 2 on a validated float LR batch (``mzsr_tf.adapt.zero_shot``, loop form)."""
+        return zero_shot(self._params(), lr, kernel, tf.convert_to_tensor(self.step_sizes), steps, self.scale,
+                         self.subsampling)
 
     def _adapt_and_upscale(self, image, kernel, steps):
         image, kernel, steps = self._validate(image, kernel, steps)
-        lr = tf.cast(image, tf.float32) / 255.0
-        h, w = tf.shape(lr)[1], tf.shape(lr)[2]
-        son = degrade(lr, self.scale, kernel, self.subsampling)
-        son_ilr = imresize(son, float(self.scale), out_hw=(h, w))
-        schedule = tf.convert_to_tensor(self.step_sizes)
-
-        def cond(i, *_):
-            return i < steps
-
-        def body(i, *fast):
-            _, new = sgd_step(list(fast), son_ilr, lr, schedule[i])
-            return (i + 1, *new)
-
-        out = tf.while_loop(cond, body, (tf.constant(0, tf.int32), *self._params()),
-                            maximum_iterations=self.max_steps)
-        return self._super_resolve(list(out[1:]), lr)
+        return self._encode(self.serve(tf.cast(image, tf.float32) / 255.0, kernel, steps))
 
     def _upscale(self, image):
         image, _, _ = self._validate(image)
-        return self._super_resolve(self._params(), tf.cast(image, tf.float32) / 255.0)
+        return self._encode(upscale_with(self._params(), tf.cast(image, tf.float32) / 255.0, self.scale))
 
     # ------------------------------------------------------------ signatures
     @tf.function(input_signature=[

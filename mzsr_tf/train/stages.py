@@ -261,7 +261,7 @@ class Meta(Stage):
                 sizes = [[lrs[j, i] for i in range(n_model)] for j in range(m.inner_steps)]
             else:
                 sizes = [m.inner_lr] * m.inner_steps
-            _, traj = adapt_trajectory(params, ilr[t, :half], hr[t, :half], sizes, m.first_order)
+            _, traj = adapt_trajectory(params, ilr[t, :half], hr[t, :half], sizes, first_order=m.first_order)
             for j, fast in enumerate(traj):
                 per_step[j] = per_step[j] + l1_loss(fast, ilr[t, half:], hr[t, half:]) / m.tasks_per_batch
         total = sum(weights[j] * per_step[j] for j in range(m.inner_steps))

@@ -1,14 +1,15 @@
 """Our figures beside the MZSR paper's: Table 2 (PSNR/SSIM) and Table 4 (parameters, seconds).
 
 Used by ``python -m mzsr_tf.evaluate`` (printed after the per-image tables) and
-by ``bench/compare.py``. The paper's figures are those gathered in the
-project's reference notes: Set5 PSNR only (Y channel), and the Table 4 times
-measured on a Titan XP GPU.
+by ``bench/compare.py``. The paper's figures: Set5 PSNR only (Y channel, the
+paper's Table 2), and the Table 4 times measured on a Titan XP GPU.
 """
 import math
 import time
 
 import numpy as np
+
+from .protocol import prepare, run_column
 
 # Paper Table 2, Set5, PSNR (dB): scenario -> {column label: PSNR}.
 PAPER_TABLE2 = {
@@ -80,7 +81,7 @@ def table4_input(images, scenario, kernel_size):
     Returns:
       (name, lr uint8 [256, 256, 3]).
     """
-    from .scenarios import make_lr
+    from ..scenarios import make_lr
 
     side = TABLE4_LR_SIDE * scenario.scale
     for name, hr, _ in images:
@@ -94,8 +95,9 @@ def table4_input(images, scenario, kernel_size):
     return f"{name} (centre {side}x{side})", make_lr(hr, scenario, kernel_size)[1]
 
 
-def time_column(run, lr, scenario, n_steps, ctx, repeats=3, warm=True):
+def time_column(name, lr, scenario, n_steps, ctx, repeats=3, warm=True):
     """Seconds of one method on one LR image: median of ``repeats`` timed calls after a warm call."""
+    run = lambda *a: run_column(name, *a)  # noqa: E731
     if warm:
         run(lr, scenario, n_steps, ctx)
     times = []
@@ -110,7 +112,7 @@ def parameters(method):
     """Trainable parameters of a method's network (0 for bicubic)."""
     if method == "bicubic":
         return 0
-    from .model import DEPTH, WIDTH, CHANNELS
+    from ..model import DEPTH, WIDTH, CHANNELS
 
     total, cin = 0, CHANNELS
     for i in range(DEPTH):
@@ -160,7 +162,7 @@ def _zssr_notes(report):
     ]
 
 
-def table4(report, scenarios, images, cols, ctx, methods, repeats=3):
+def table4(report, scenarios, images, cols, ctx, repeats=3):
     """Times every column on a 256×256 LR image of the first ×2 scenario.
 
     ZSSR's seconds come from the evaluation itself when the set has an image with
@@ -178,29 +180,27 @@ def table4(report, scenarios, images, cols, ctx, methods, repeats=3):
     tctx = dataclasses.replace(ctx, info={})
     rows, notes = [], []
     for label, m, n in cols:
-        run = methods[m].run
         if m == "zssr":
             measured = report["scenarios"][sc.name]["columns"].get("zssr", {}).get("images", {}).get(name)
             if measured is not None:
                 sec = measured["seconds"]
                 notes.append(f"zssr: the {sc.name} evaluation run on {name} (includes its few seconds of tracing)")
             else:
-                run(lr, sc, n, dataclasses.replace(tctx, zssr_iters=1))  # trace/compile untimed
-                sec = time_column(run, lr, sc, n, tctx, repeats=1, warm=False)
+                run_column(m, lr, sc, n, dataclasses.replace(tctx, zssr_iters=1))  # trace/compile untimed
+                sec = time_column(m, lr, sc, n, tctx, repeats=1, warm=False)
                 notes.append("zssr: one run after a 1-iteration warm-up")
             r = tctx.info.get(("zssr", sc.name), {}).get("runs") or []
             if r:
                 notes[-1] += f"; {r[-1]['iterations']} iterations, stopped by {r[-1]['stopped']}"
         else:
-            if methods[m].prepare is not None:
-                methods[m].prepare(sc, tctx)
-            sec = time_column(run, lr, sc, n, tctx, repeats=repeats)
+            prepare(m, sc, tctx)
+            sec = time_column(m, lr, sc, n, tctx, repeats=repeats)
         rows.append((label, m, sec))
     notes.insert(0, f"bicubic/mzsr: median of {repeats} runs after an untimed compiling run; scenario {sc.name}")
     return rows, f"{name}, {sc.name}", notes
 
 
-def print_comparison(report, scenarios, images, cols, ctx, args, methods):
+def print_comparison(report, scenarios, images, cols, ctx, args):
     """Prints Table 2 (always) and Table 4 (``--table4``, or when zssr is evaluated); adds both to the report."""
     set_name = paper_set(args.hr_dir)
     results = {name: e["columns"] for name, e in report["scenarios"].items()}
@@ -217,7 +217,7 @@ def print_comparison(report, scenarios, images, cols, ctx, args, methods):
     want = args.table4 if args.table4 is not None else any(m == "zssr" for _, m, _ in cols)
     if not want:
         return
-    t4 = table4(report, scenarios, images, cols, ctx, methods)
+    t4 = table4(report, scenarios, images, cols, ctx)
     if t4 is None:
         print("Table 4: needs a x2 scenario; none was evaluated\n")
         return

@@ -1,0 +1,245 @@
+"""``python -m mzsr_tf.upscale INPUT OUTPUT``: zero-shot super-resolution of your own images.
+
+    python -m mzsr_tf.upscale INPUT OUTPUT [--scale {2,4}] [--subsampling {direct,bicubic}]
+        [--kernel FILE|NAME] [--steps N] [--weights NAME|PATH] [--overwrite] [--seed N]
+        [--method {mzsr,zssr,bicubic}] [--ensemble] [--zssr-iters N] [--compute-dtype {float32,bfloat16}]
+
+Parses, checks every argument and output before loading a model, then calls
+the method registry (:mod:`mzsr_tf.methods`) image by image.
+"""
+import argparse
+import os
+import sys
+import time
+
+from .. import methods
+from ..api import check_method, check_options, method_for, resolve_kernel, weights_mismatch
+from ..cli import guarded
+from ..constants import DEFAULT_STEPS, MAX_STEPS, SCALES, SUBSAMPLINGS
+from ..errors import InputError
+from ..io import IMAGE_EXTENSIONS, check_output, check_size, read_image, write_image
+
+
+# ---------------------------------------------------------------- command line
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises InputError (one line, exit 2 via ``guarded``) instead of exiting."""
+
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        raise InputError(message)
+
+
+def _steps_arg(text):
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if not 0 <= n <= MAX_STEPS:
+        raise argparse.ArgumentTypeError(f"must be between 0 and {MAX_STEPS}, got {n}")
+    return n
+
+
+def build_parser():
+    """The argument parser of ``python -m mzsr_tf.upscale``."""
+    p = _Parser(
+        prog="python -m mzsr_tf.upscale",
+        description="Zero-shot super-resolution (MZSR): adapts the network to each image, then upscales it.",
+        epilog="Bad inputs give one 'error: ...' line and exit status 2; in a folder run each bad file is "
+        "reported, the others are still written, and the exit status is 1.",
+    )
+    p.add_argument("input", metavar="INPUT", help="an image (PNG, JPEG, BMP, TIFF, ... or .npy array) or a folder of them")
+    p.add_argument(
+        "output",
+        metavar="OUTPUT",
+        help="a .png file (or an existing folder) for one image; a folder (created if missing) for a folder, "
+        "one PNG per image with the same stem",
+    )
+    p.add_argument("--scale", type=int, choices=SCALES, default=2, help="upscaling factor (default 2)")
+    p.add_argument(
+        "--subsampling",
+        choices=SUBSAMPLINGS,
+        default="direct",
+        help="how the LR image was subsampled after the blur (default direct)",
+    )
+    p.add_argument(
+        "--kernel",
+        metavar="FILE|NAME",
+        help="blur kernel of the input: .npy, .mat (key 'kernel' or 'Kernel'), a grayscale image, or one of "
+        "g0.2, g2.0, g1.3, gani; default: no blur",
+    )
+    p.add_argument(
+        "--steps",
+        type=_steps_arg,
+        default=DEFAULT_STEPS,
+        metavar="N",
+        help=f"adaptation gradient steps, 0..{MAX_STEPS} (default {DEFAULT_STEPS}; 0 = no adaptation)",
+    )
+    p.add_argument("--weights", metavar="NAME|PATH", help="shipped weights name or a .weights.h5 file (default: shipped for the scale)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        metavar="N",
+        help="seed Python, NumPy and the backend (adaptation itself uses no randomness; ZSSR's seed, default 0)",
+    )
+    p.add_argument(
+        "--method",
+        choices=list(methods.REGISTRY),
+        default="mzsr",
+        help="; ".join(f"{m.name}: {m.description}" for m in methods.REGISTRY.values())
+        + " (default mzsr; zssr and bicubic ignore --steps and --weights)",
+    )
+    p.add_argument(
+        "--ensemble",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="8-way self-ensemble (rotations/flips): ~8x the upscaling cost; default off for mzsr, on for zssr",
+    )
+    p.add_argument("--zssr-iters", type=int, default=3000, metavar="N", help="ZSSR iteration cap (default 3000)")
+    p.add_argument(
+        "--compute-dtype",
+        choices=("float32", "bfloat16"),
+        default="float32",
+        help="precision of the convolutions (weights stay float32); bfloat16 is ~2x faster on CPUs with bf16 units",
+    )
+    return p
+
+
+def _is_image_name(name):
+    return name.lower().endswith(IMAGE_EXTENSIONS)
+
+
+def plan(src, dst, overwrite=False):
+    """Pairs each input image with its output file and checks outputs before any work.
+
+    Args:
+      src: INPUT (file or folder).
+      dst: OUTPUT.
+      overwrite: allow replacing existing outputs.
+
+    Returns:
+      (pairs, folder, skipped): list of (input, output) paths, whether INPUT
+      is a folder, and the number of folder entries skipped as non-images.
+
+    Raises:
+      InputError: missing INPUT, empty folder, OUTPUT of the wrong kind, two
+        inputs with the same stem, or existing outputs without ``overwrite``.
+    """
+    src, dst = os.fspath(src), os.fspath(dst)
+    if not os.path.exists(src):
+        raise InputError(f"{src}: input not found")
+    stem = lambda p: os.path.splitext(os.path.basename(p))[0] + ".png"  # noqa: E731
+    if not os.path.isdir(src):
+        out = os.path.join(dst, stem(src)) if os.path.isdir(dst) else dst
+        check_output(out, overwrite)
+        return [(src, out)], False, 0
+    if os.path.exists(dst) and not os.path.isdir(dst):
+        raise InputError(f"{dst}: INPUT is a folder, so OUTPUT must be a folder, but this is a file")
+    if not os.path.exists(dst) and _is_image_name(dst):
+        raise InputError(f"{dst}: INPUT is a folder, so OUTPUT must be a folder, not an image name")
+    names = sorted(n for n in os.listdir(src) if not n.startswith(".") and os.path.isfile(os.path.join(src, n)))
+    images = [n for n in names if _is_image_name(n)]
+    if not images:
+        raise InputError(f"{src}: no image files in this folder (looked for {', '.join(IMAGE_EXTENSIONS)})")
+    pairs = [(os.path.join(src, n), os.path.join(dst, stem(n))) for n in images]
+    seen = {}
+    for a, b in pairs:
+        if b in seen:
+            raise InputError(f"{seen[b]} and {a} would both be written to {b}; rename one")
+        seen[b] = a
+    blocked = [b for _, b in pairs if os.path.isdir(b)]
+    if blocked:
+        raise InputError(f"{blocked[0]}: output is a folder, not a file")
+    existing = [b for _, b in pairs if os.path.exists(b)]
+    if existing and not overwrite:
+        shown = ", ".join(existing[:3]) + (f" and {len(existing) - 3} more" if len(existing) > 3 else "")
+        raise InputError(f"{len(existing)} output file(s) exist: {shown}; pass --overwrite to replace them")
+    return pairs, True, len(names) - len(images)
+
+
+def _say(message):
+    from tqdm import tqdm
+
+    tqdm.write(message, file=sys.stderr)
+
+
+@guarded
+def main(argv=None):
+    """``python -m mzsr_tf.upscale``: returns 0, 1 (some images of a folder failed) or 2 (input error)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help
+        return e.code or 0
+    scale, steps = check_options(args.scale, args.steps, args.subsampling)
+    check_method(args.method, args.zssr_iters)
+    pairs, folder, skipped = plan(args.input, args.output, args.overwrite)
+    if skipped:
+        _say(f"note: {args.input}: skipped {skipped} file(s) without an image extension")
+    first = None
+    if not folder:  # a bad image fails before the model is loaded
+        first = read_image(pairs[0][0])
+    warn = lambda m: _say(m)  # noqa: E731
+    kernel = resolve_kernel(args.kernel, warn=warn)
+    ksize = None if kernel is None else kernel.shape
+    if first is not None:
+        check_size(first[0].shape[0], first[0].shape[1], scale, ksize, source=pairs[0][0])
+    if args.seed is not None:
+        import keras
+
+        keras.utils.set_random_seed(args.seed)
+    method = methods.get(method_for(args.method, args.ensemble))
+    opts = methods.Options(scale=scale, kernel=kernel, subsampling=args.subsampling, steps=steps, weights=args.weights,
+                           compute_dtype=None if args.compute_dtype == "float32" else args.compute_dtype,
+                           zssr_iters=args.zssr_iters, zssr_ensemble=args.ensemble is not False,
+                           seed=0 if args.seed is None else args.seed)
+    if method.uses_weights:  # loads them: a bad --weights fails before any image
+        mismatch = weights_mismatch(opts)
+        if mismatch:
+            _say(f"warning: {mismatch}")
+    if folder:
+        os.makedirs(args.output, exist_ok=True)
+
+    from tqdm import tqdm
+
+    times, failed = [], []
+    for src, out in tqdm(pairs, unit="image", disable=None, file=sys.stderr, leave=False):
+        t0 = time.perf_counter()
+        try:
+            image, notes = first if first is not None else read_image(src)
+            first = None
+            for note in notes:
+                _say(f"note: {src}: {note}")
+            check_size(image.shape[0], image.shape[1], scale, ksize, source=src)
+            sr = method.run(image, opts)
+            for run in opts.notes.pop("zssr_runs", []):
+                _say(f"{src}: ZSSR {run['iterations']} iterations, stopped by {run['stopped']}")
+            write_image(out, sr, overwrite=args.overwrite)
+        except InputError as e:
+            if not folder:
+                raise
+            _say(f"error: {e}")
+            failed.append(src)
+            continue
+        times.append(time.perf_counter() - t0)
+
+    if times:
+        per = sum(times) / len(times)
+        where = args.output if folder else pairs[0][1]
+        extra = f" (first {times[0]:.2f} s, includes compiling)" if len(times) > 1 else " (includes compiling)"
+        if method.uses_weights:
+            how = f"weights {opts.notes['weights']}, {steps} step(s)"
+        else:
+            how = "ZSSR (trained on each image)" if method.name == "zssr" else method.description
+        if method.name == "mzsr+ensemble" or (method.name == "zssr" and opts.zssr_ensemble):
+            how += ", self-ensemble"
+        print(f"wrote {len(times)} image(s) to {where} with {how}: {per:.2f} s/image{extra}")
+    if failed:
+        print(f"{len(failed)} of {len(pairs)} image(s) failed (see the errors above)", file=sys.stderr)
+        return 1
+    return 0
+
+

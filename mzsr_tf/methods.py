@@ -1,0 +1,186 @@
+"""The super-resolution methods, by name: one registry for commands, evaluation and benchmarks.
+
+Every method maps a float LR image H×W×3 in [0, 1] to a float SR image
+sH×sW×3 in [0, 1] under the same :class:`Options`. ``upscale``, ``evaluate``,
+the paper tables and ``bench/`` all look methods up here::
+
+    sr = methods.get("mzsr").run(lr, Options(scale=2, kernel=k, steps=10))
+
+Names: ``bicubic`` (MATLAB-style interpolation), ``mzsr`` (Algorithm 2),
+``mzsr+ensemble`` (Algorithm 2, then the mean of the 8 dihedral variants) and
+``zssr`` (the ZSSR baseline trained on the image itself).
+"""
+import dataclasses
+import os
+from typing import Callable, Optional
+
+import numpy as np
+
+from .constants import DEFAULT_STEPS
+from .errors import InputError
+
+
+@dataclasses.dataclass
+class Options:
+    """What a method may use.
+
+    Args:
+      scale: SR scale.
+      kernel: validated float32 [k, k] kernel, or None for no blur.
+      subsampling: 'direct' or 'bicubic'.
+      steps: adaptation steps (methods with ``uses_steps``).
+      weights: shipped name or ``.weights.h5`` path; None = the shipped default.
+      compute_dtype: None (float32) or 'bfloat16' convolutions.
+      zssr_iters: ZSSR's iteration cap.
+      zssr_ensemble: ZSSR's own self-ensemble (median + back-projection).
+      seed: ZSSR's seed.
+      notes: filled by the method (weights used, ZSSR's iterations).
+    """
+
+    scale: int = 2
+    kernel: Optional[np.ndarray] = None
+    subsampling: str = "direct"
+    steps: int = DEFAULT_STEPS
+    weights: Optional[str] = None
+    compute_dtype: Optional[str] = None
+    zssr_iters: int = 3000
+    zssr_ensemble: bool = True
+    seed: int = 0
+    notes: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class Method:
+    """A registered method.
+
+    Args:
+      name: unique name.
+      run: ``run(lr float [H, W, 3], options) -> sr float [sH, sW, 3]``.
+      uses_steps: results depend on ``options.steps`` (one column per step count).
+      uses_weights: loads network weights (a bad ``--weights`` fails before any image).
+      warmup: worth an untimed first call before timing (compile time matters).
+      description: one line for ``--help``.
+    """
+
+    name: str
+    run: Callable
+    uses_steps: bool = False
+    uses_weights: bool = False
+    warmup: bool = True
+    description: str = ""
+
+
+REGISTRY = {}
+
+
+def register(name, run, **kwargs):
+    """Adds a method; names are unique."""
+    if name in REGISTRY:
+        raise ValueError(f"method {name!r} is already registered")
+    REGISTRY[name] = Method(name, run, **kwargs)
+    return REGISTRY[name]
+
+
+def get(name):
+    """The method called ``name``; InputError for an unknown name."""
+    if name not in REGISTRY:
+        raise InputError(f"unknown method {name!r}; one of {', '.join(REGISTRY)}")
+    return REGISTRY[name]
+
+
+def _numpy(x):
+    from keras import ops
+
+    return np.asarray(ops.convert_to_numpy(x), np.float32)[0]
+
+
+# ------------------------------------------------------------------ weights
+
+_PARAMS = {}
+
+
+def load_params(weights=None, scale=2, subsampling="direct", blurred=True):
+    """The network weights as a list of tensors, cached per file within the process.
+
+    Args:
+      weights: shipped name, path to a ``.weights.h5`` file, or None for the
+        shipped default for (scale, subsampling).
+      blurred: False when the input has no kernel (see ``weights.default_name``).
+
+    Returns:
+      (params, name): the weight tensors and the name or path they came from.
+
+    Raises:
+      InputError: no such weights, or a file that does not hold this network.
+    """
+    from .weights import default_name, resolve
+
+    name = default_name(scale, subsampling, blurred) if weights is None else os.fspath(weights)
+    path = os.path.abspath(resolve(name, scale, subsampling))
+    st = os.stat(path)
+    key = (path, st.st_mtime_ns, st.st_size)
+    if key not in _PARAMS:
+        from .model import get_params
+        from .weights import load_model
+
+        _PARAMS[key] = get_params(load_model(path))
+    return _PARAMS[key], name
+
+
+def _mzsr_inputs(lr, options):
+    from .adapt import step_size_schedule
+
+    params, name = load_params(options.weights, options.scale, options.subsampling, options.kernel is not None)
+    options.notes["weights"] = os.path.basename(str(name))
+    sizes = step_size_schedule(options.steps, options.subsampling, options.scale)
+    return params, lr[None], sizes
+
+
+# ------------------------------------------------------------------ methods
+
+
+def bicubic(lr, options):
+    """MATLAB-style bicubic interpolation (the ILR the network starts from)."""
+    from .resize import imresize
+
+    return _numpy(imresize(np.asarray(lr, np.float32)[None], float(options.scale)))
+
+
+def mzsr(lr, options):
+    """Algorithm 2: adapt to the image's son, then upscale (:func:`mzsr_tf.adapt.zero_shot_sr`)."""
+    from .adapt import zero_shot_sr
+
+    params, x, sizes = _mzsr_inputs(lr, options)
+    return _numpy(zero_shot_sr(params, x, options.scale, options.kernel, options.subsampling, sizes,
+                               options.compute_dtype))
+
+
+def mzsr_ensemble(lr, options):
+    """Algorithm 2 once, then the mean of the adapted network's 8 dihedral variants."""
+    from .ensemble import zero_shot_sr_ensemble
+
+    params, x, sizes = _mzsr_inputs(lr, options)
+    return _numpy(zero_shot_sr_ensemble(params, x, options.scale, options.kernel, options.subsampling, sizes,
+                                        options.compute_dtype))
+
+
+def zssr(lr, options):
+    """The ZSSR baseline: the same network trained from scratch on the image (:mod:`mzsr_tf.zssr`)."""
+    from .zssr import ZSSRConfig, zssr as run_zssr
+
+    cfg = ZSSRConfig(max_iters=int(options.zssr_iters), ensemble=bool(options.zssr_ensemble),
+                     compute_dtype=options.compute_dtype)
+    sr, info = run_zssr(np.asarray(lr, np.float32)[None], options.scale, options.kernel, options.subsampling, cfg,
+                        seed=options.seed)
+    options.notes.setdefault("zssr_runs", []).append(
+        {k: info[k] for k in ("iterations", "stopped", "final_lr", "total_seconds")})
+    return _numpy(sr)
+
+
+register("bicubic", bicubic, description="MATLAB-style bicubic interpolation")
+register("mzsr", mzsr, uses_steps=True, uses_weights=True,
+         description="meta-learned network adapted to the image (the paper's MZSR)")
+register("mzsr+ensemble", mzsr_ensemble, uses_steps=True, uses_weights=True,
+         description="mzsr, then the mean of the 8 rotated/flipped outputs (~8x the upscaling cost)")
+register("zssr", zssr, warmup=False,
+         description="the ZSSR baseline, trained from scratch on each image (minutes per image)")
