@@ -74,6 +74,7 @@ class MetaConfig:
     learn_inner_lr: bool = False  # Meta-SGD style per-step, per-tensor step sizes
     noise_sigma: float = 0.0  # max std of Gaussian noise added to LR (uniform in [0, noise_sigma])
     no_blur_fraction: float = 0.0  # share of unblurred tasks mixed into p(k)
+    first_order_iterations: int = 0  # first-order (cheaper) meta-gradients for this many iterations, then `first_order`
 
 
 @dataclass
@@ -87,6 +88,7 @@ class Config:
     log_every: int = 10
     val_every: int = 200
     stages: List[str] = field(default_factory=lambda: ["pretrain", "meta"])  # what --stage all runs, in order
+    compute_dtype: str = "float32"  # 'bfloat16': convolutions in bf16, weights/gradients/Adam in float32
     data: DataConfig = field(default_factory=DataConfig)
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     pretrain_all: PretrainAllConfig = field(default_factory=PretrainAllConfig)
@@ -97,6 +99,8 @@ class Config:
             raise InputError(f"config: scale must be 2 or 4, got {self.scale}")
         if self.subsampling not in ("direct", "bicubic"):
             raise InputError(f"config: subsampling must be 'direct' or 'bicubic', got {self.subsampling!r}")
+        if self.compute_dtype not in ("float32", "bfloat16"):
+            raise InputError(f"config: compute_dtype must be 'float32' or 'bfloat16', got {self.compute_dtype!r}")
         unknown = [st for st in self.stages if st not in STAGES]
         if unknown or not self.stages:
             raise InputError(f"config: stages must be a non-empty list of {', '.join(STAGES)}, got {self.stages}")

@@ -35,7 +35,18 @@ def _psnr_y(sr, hr, border):
 # ------------------------------------------------------------------ pretrain
 
 
-def pretrain_lr(cfg, step):
+def supervised_step(compute_dtype=None):
+    """The compiled L1 + Adam step of the supervised stages: (params, opt, ilr, hr, rate) -> (params, opt, loss)."""
+
+    def step(params, opt, ilr, hr, rate):
+        loss, grads = backend.value_and_grad(l1_loss, params, ilr, hr, compute_dtype)
+        params, opt = adam_update(params, grads, opt, rate)
+        return params, opt, loss
+
+    return backend.compile_fn(step)
+
+
+def pretrain_learning_rate(cfg, step):
     """Adam step size: halved every ``lr_halve_every`` steps, not below the floor."""
     p = cfg.pretrain
     return max(p.lr * 0.5 ** (step // p.lr_halve_every), min(p.lr, p.lr_floor))
@@ -48,7 +59,7 @@ class Pretrain(Stage):
         self.cfg, self.pool, self.val = cfg, pool, val_images
         self.total_steps = cfg.pretrain.steps
         self.init_params = init_params
-        self._step = backend.compile_fn(self._train_step)
+        self._step = supervised_step(cfg.compute_dtype)
 
     def init(self):
         import keras
@@ -62,17 +73,11 @@ class Pretrain(Stage):
         sample = lambda i: (pipeline.sample_pretrain(self.pool, c.seed, i, c.pretrain.batch_size, c.pretrain.patch_size),)
         return pipeline.batches(sample, lambda hr: pipeline.degrade_pretrain(hr, c.scale), start_step, c.data.parallel_calls)
 
-    @staticmethod
-    def _train_step(params, opt, ilr, hr, lr):
-        loss, grads = backend.value_and_grad(l1_loss, params, ilr, hr)
-        params, opt = adam_update(params, grads, opt, lr)
-        return params, opt, loss
-
     def step(self, state, batch, step):
         ilr, hr = batch
-        lr = ops.convert_to_tensor(pretrain_lr(self.cfg, step), "float32")
-        params, opt, loss = self._step(state["params"], state["opt"], ilr, hr, lr)
-        return {"params": params, "opt": opt, "extra": {}}, {"loss/l1": loss, "lr": lr}
+        rate = ops.convert_to_tensor(pretrain_learning_rate(self.cfg, step), "float32")
+        params, opt, loss = self._step(state["params"], state["opt"], ilr, hr, rate)
+        return {"params": params, "opt": opt, "extra": {}}, {"loss/l1": loss, "lr": rate}
 
     def validate(self, state, step, logger):
         if not self.val:
@@ -119,7 +124,7 @@ class PretrainAll(Stage):
         self.total_steps = cfg.pretrain_all.steps
         self.val_every = cfg.pretrain_all.val_every or cfg.val_every
         self.init_params = init_params
-        self._step = backend.compile_fn(Pretrain._train_step)
+        self._step = supervised_step(cfg.compute_dtype)
         self._val_kernels = validation_kernels(cfg, len(val_images))
 
     def init(self):
@@ -133,9 +138,9 @@ class PretrainAll(Stage):
 
     def step(self, state, batch, step):
         ilr, hr = batch
-        lr = ops.convert_to_tensor(self.cfg.pretrain_all.lr, "float32")
-        params, opt, loss = self._step(state["params"], state["opt"], ilr, hr, lr)
-        return {"params": params, "opt": opt, "extra": {}}, {"loss/l1": loss, "lr": lr}
+        rate = ops.convert_to_tensor(self.cfg.pretrain_all.lr, "float32")
+        params, opt, loss = self._step(state["params"], state["opt"], ilr, hr, rate)
+        return {"params": params, "opt": opt, "extra": {}}, {"loss/l1": loss, "lr": rate}
 
     def validate(self, state, step, logger):
         return validate_blind(self, state, step, logger)
@@ -230,7 +235,9 @@ class Meta(Stage):
         self.init_params = init_params
         m = cfg.meta
         self.anneal = m.msl_iterations or max(m.iterations // 2, 1)
-        self._step = backend.compile_fn(self._meta_step)
+        # Two compiled steps: first-order ones for the warm-up iterations, then the configured order.
+        self._steps = {order: backend.compile_fn(lambda *a, fo=order: self._meta_step(*a, first_order=fo))
+                       for order in {True, m.first_order}}
         self._val_kernels = validation_kernels(cfg, len(val_images))
 
     def init(self):
@@ -248,28 +255,30 @@ class Meta(Stage):
         return task_batches(self.cfg, self.pool, start_step, m.tasks_per_batch, m.patches_per_task, m.patch_size,
                             m.noise_sigma, m.no_blur_fraction)
 
-    def meta_loss(self, trainable, ilr, hr, weights):
+    def meta_loss(self, trainable, ilr, hr, weights, first_order=False):
         """Mean over tasks of the weighted D_te losses after each inner step."""
-        m = self.cfg.meta
+        m, dtype = self.cfg.meta, self.cfg.compute_dtype
         n_model = len(trainable) - (1 if m.learn_inner_lr else 0)
         params = trainable[:n_model]
         half = m.patches_per_task // 2
         per_step = [0.0] * m.inner_steps
         for t in range(m.tasks_per_batch):
             if m.learn_inner_lr:
-                lrs = trainable[-1]
-                sizes = [[lrs[j, i] for i in range(n_model)] for j in range(m.inner_steps)]
+                learned = trainable[-1]
+                sizes = [[learned[j, i] for i in range(n_model)] for j in range(m.inner_steps)]
             else:
                 sizes = [m.inner_lr] * m.inner_steps
-            _, traj = adapt_trajectory(params, ilr[t, :half], hr[t, :half], sizes, first_order=m.first_order)
+            _, traj = adapt_trajectory(params, ilr[t, :half], hr[t, :half], sizes, first_order=first_order,
+                                       compute_dtype=dtype)
             for j, fast in enumerate(traj):
-                per_step[j] = per_step[j] + l1_loss(fast, ilr[t, half:], hr[t, half:]) / m.tasks_per_batch
+                per_step[j] = per_step[j] + l1_loss(fast, ilr[t, half:], hr[t, half:], dtype) / m.tasks_per_batch
         total = sum(weights[j] * per_step[j] for j in range(m.inner_steps))
         return total, ops.stack(per_step)
 
-    def _meta_step(self, trainable, opt, ilr, hr, weights, lr):
-        (loss, per_step), grads = backend.value_and_grad(self.meta_loss, trainable, ilr, hr, weights, has_aux=True)
-        trainable, opt = adam_update(trainable, grads, opt, lr)
+    def _meta_step(self, trainable, opt, ilr, hr, weights, rate, first_order=False):
+        (loss, per_step), grads = backend.value_and_grad(self.meta_loss, trainable, ilr, hr, weights, first_order,
+                                                         has_aux=True)
+        trainable, opt = adam_update(trainable, grads, opt, rate)
         return trainable, opt, loss, per_step
 
     def step(self, state, batch, step):
@@ -277,7 +286,9 @@ class Meta(Stage):
         ilr, hr = batch
         w = ops.convert_to_tensor(msl_weights(m.inner_steps, step, self.anneal, m.multi_step_loss))
         trainable = state["params"] + state["extra"].get("inner_lr", [])
-        trainable, opt, loss, per_step = self._step(trainable, state["opt"], ilr, hr, w, ops.convert_to_tensor(m.meta_lr, "float32"))
+        first_order = m.first_order or step < m.first_order_iterations
+        trainable, opt, loss, per_step = self._steps[first_order](trainable, state["opt"], ilr, hr, w,
+                                                                  ops.convert_to_tensor(m.meta_lr, "float32"))
         n = len(state["params"])
         extra = {"inner_lr": trainable[n:]} if m.learn_inner_lr else {}
         metrics = {"loss/meta": loss}
@@ -285,6 +296,7 @@ class Meta(Stage):
             metrics[f"loss/after_step_{j + 1}"] = per_step[j]
         metrics["lr/meta"] = m.meta_lr
         metrics["msl/last_weight"] = float(w[-1])
+        metrics["meta/second_order"] = 0.0 if first_order else 1.0
         return {"params": trainable[:n], "opt": opt, "extra": extra}, metrics
 
     def validate(self, state, step, logger):
