@@ -16,6 +16,7 @@ COMMANDS = {
     "train": "pretraining and meta-transfer learning",
     "export": "SavedModel (adapts in-graph, for TF Serving) and ONNX export",
     "tune": "KerasTuner search over the inner and meta learning rates",
+    "estimate": "estimate the blur kernel of LR images (blind SR) and the blind evaluation",
     "batch": "upscale whole collections with Apache Beam (local, Dataflow, Flink)",
 }
 
