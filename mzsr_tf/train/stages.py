@@ -196,7 +196,7 @@ def validate_blind(stage, state, step, logger):
                 res.setdefault(f"val/psnr_{tag}step{n}", []).append(_psnr_y(sr, hr, c.scale))
                 if n == VAL_STEPS[-1] and kernel is not None and shown is None:
                     shown = np.concatenate([_np(sr)[0], hr / 255.0], 1)[None]
-    if shown is not None:
+    if shown is not None and logger is not None:
         logger.images(step, "val/sr_vs_hr", shown.astype(np.float32))
     return {name: float(np.mean(v)) for name, v in res.items()}
 
