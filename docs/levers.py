@@ -1,0 +1,99 @@
+"""The training-lever table and plot: held-out validation PSNR against CPU hours.
+
+Reads the ``metrics.csv`` every training stage writes (``val/psnr_*`` and
+``time/cpu_hours`` at the same steps), chains the stages of a run (a stage's
+hours start where the previous one's ended), and adds reference rows measured
+with ``python -m mzsr_tf.train --config CONFIG --validate NAME...`` (a JSON
+file of {name: {"cpu_hours": h, "val/psnr_step10": ..., ...}}).
+
+    python docs/levers.py training/mzsr_direct_x2 --baselines docs/results/levers_baselines.json \\
+        --start-hours 1.5 --out docs/levers
+"""
+import argparse
+import csv
+import json
+import os
+import sys
+
+COLUMNS = ["psnr_step0", "psnr_step1", "psnr_step10", "psnr_noblur_step0", "psnr_noblur_step10"]
+
+
+def read_stage(stage_dir):
+    """{step: {name: value}} from a stage's metrics.csv."""
+    rows = {}
+    with open(os.path.join(stage_dir, "logs", "metrics.csv")) as f:
+        for r in csv.DictReader(f):
+            rows.setdefault(int(r["step"]), {})[r["name"]] = float(r["value"])
+    return rows
+
+
+def run_points(run_dir):
+    """Validation points of a run: [(label, cpu_hours, {column: psnr})], stages chained in config order."""
+    import yaml
+
+    with open(os.path.join(run_dir, "config.yaml")) as f:
+        stages = yaml.safe_load(f).get("stages", ["pretrain", "meta"])
+    points, offset = [], 0.0
+    for stage in stages:
+        path = os.path.join(run_dir, stage)
+        if not os.path.isdir(os.path.join(path, "logs")):
+            continue
+        rows = read_stage(path)
+        hours = {s: v["time/cpu_hours"] for s, v in rows.items() if "time/cpu_hours" in v}
+        last = 0.0
+        for step in sorted(rows):
+            v = rows[step]
+            if "val/psnr_step10" not in v:
+                continue
+            h = hours.get(step, 0.0 if step == 0 else last)
+            last = h
+            points.append((f"{stage} {step}", offset + h, {c: v.get("val/" + c) for c in COLUMNS}))
+        offset += max(hours.values(), default=0.0)
+    return points
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("runs", nargs="+", help="run folders")
+    p.add_argument("--baselines", help="JSON of reference rows")
+    p.add_argument("--out", required=True, help="output stem: writes STEM.md and STEM.png")
+    p.add_argument("--start-hours", type=float, default=0.0,
+                   help="CPU hours spent on the weights the runs start from (their pretraining)")
+    a = p.parse_args(argv)
+    series = {os.path.basename(os.path.normpath(r)): [(lab, h + a.start_hours, v) for lab, h, v in run_points(r)]
+              for r in a.runs}
+    base = json.load(open(a.baselines)) if a.baselines else {}
+    lines = ["| weights | CPU hours | p(k) 0 | p(k) 1 | p(k) 10 | no blur 0 | no blur 10 |", "|---|---|---|---|---|---|---|"]
+    cell = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
+    for name, row in base.items():
+        lines.append(f"| {name} | {row.get('cpu_hours', '-')} | " + " | ".join(cell(row.get('val/' + c)) for c in COLUMNS) + " |")
+    for run, pts in series.items():
+        for label, h, v in pts:
+            lines.append(f"| {run}: {label} | {h:.2f} | " + " | ".join(cell(v[c]) for c in COLUMNS) + " |")
+    with open(a.out + ".md", "w") as f:
+        f.write("\n".join(lines) + "\n")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for run, pts in series.items():
+        for col, style in (("psnr_step10", "-o"), ("psnr_noblur_step10", "--s")):
+            ax.plot([h for _, h, _ in pts], [v[col] for _, _, v in pts], style, ms=3,
+                    label=f"{run}, {'p(k)' if col == 'psnr_step10' else 'no blur'}, 10 steps")
+    for i, (name, row) in enumerate(base.items()):
+        if row.get("val/psnr_step10") is not None:
+            ax.axhline(row["val/psnr_step10"], color=f"C{i + 3}", lw=0.8, ls=":", label=f"{name}, p(k), 10 steps")
+    ax.set_xlabel("CPU hours (2-core machine; stages chained)")
+    ax.set_ylabel("held-out validation PSNR (dB, Y)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(a.out + ".png", dpi=120)
+    print(f"wrote {a.out}.md and {a.out}.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
