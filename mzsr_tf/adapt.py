@@ -24,9 +24,14 @@ STEP_SIZES = {
 }
 
 
-def step_size_schedule(n, subsampling="direct", scale=2):
-    """The reference test-time step size for each of ``n`` steps, as a list of floats."""
-    first, then, count, after = STEP_SIZES.get((subsampling, scale), STEP_SIZES[("multi", 0)])
+def step_size_schedule(n, subsampling="direct", scale=2, rule=None):
+    """The test-time step size for each of ``n`` steps, as a list of floats.
+
+    Args:
+      rule: (first, then, count, after) that came with the weights (their card's
+        ``step_sizes``); None: the reference table for (subsampling, scale).
+    """
+    first, then, count, after = rule or STEP_SIZES.get((subsampling, scale), STEP_SIZES[("multi", 0)])
     return [first if i == 0 else then if i <= count else after for i in range(n)]
 
 

@@ -179,14 +179,19 @@ def test_smoke_preset_trains_both_stages_and_writes_config(image_dir, tmp_path):
     resolved = config_mod.load(str(run / "meta" / "config.yaml"))
     assert resolved.data.dirs == [image_dir] and resolved.meta.inner_steps == 2
     # The finished run becomes shipped weights with a model-card entry.
-    from mzsr_tf.weights import ship
+    from mzsr_tf.train import ship
 
     into = tmp_path / "weights"
     into.mkdir()
-    assert ship.main([str(run / "meta"), "mzsr_direct_x2", "--kind", "meta", "--into", str(into)]) == 0
+    assert ship.main([str(run / "meta"), "mzsr_direct_x2", "--kind", "meta", "--into", str(into),
+                      "--step-sizes", "0.03,0.01,2,0.004"]) == 0
     entry = json.loads((into / "index.json").read_text())["mzsr_direct_x2"]
     assert entry["kind"] == "meta" and entry["scale"] == 2 and entry["steps"] == 3
-    assert entry["no_blur"] is False  # what weights.default_name reads
+    assert entry["no_blur"] is False  # what weights.default_name reads: no unblurred tasks in this run
+    assert entry["step_sizes"] == [0.03, 0.01, 2, 0.004]
+    from mzsr_tf.adapt import step_size_schedule
+
+    assert step_size_schedule(5, rule=entry["step_sizes"]) == pytest.approx([0.03, 0.01, 0.01, 0.004, 0.004])
     assert entry["settings"]["inner_steps"] == 2 and entry["hours"] >= 0
     assert (into / "mzsr_direct_x2.weights.h5").stat().st_size > 800_000
     # Shipping again without --overwrite is refused, the file left alone.

@@ -73,6 +73,17 @@ def info(name_or_path):
     return index().get(str(name_or_path), {})
 
 
+def step_sizes(name_or_path, n, subsampling="direct", scale=2):
+    """The test-time step sizes for ``n`` steps with these weights.
+
+    Weights whose card has ``step_sizes`` [first, then, count, after] (tuned for
+    them) use those; others the reference table (``adapt.step_size_schedule``).
+    """
+    from ..adapt import step_size_schedule
+
+    return step_size_schedule(n, subsampling, scale, rule=info(name_or_path).get("step_sizes"))
+
+
 def load_model(name_or_path=None, scale=None, subsampling="direct"):
     """Builds the network and loads weights into it.
 

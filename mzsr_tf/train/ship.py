@@ -1,10 +1,11 @@
 """Makes a finished training run one of the package's shipped weights.
 
-``python -m mzsr_tf.weights.ship runs/x2/pretrain pretrain_x2 --kind pretrain``
+``python -m mzsr_tf.train.ship training/mzsr_direct_x2/meta mzsr_direct_x2 --kind meta``
 copies ``final.weights.h5`` into the package and records in ``index.json``
 what the README's model card reports: scale, subsampling, data, steps,
-hardware and wall-clock hours (read from the run's TensorBoard events, summed
-over resumed chunks).
+hardware, wall-clock hours (read from the run's TensorBoard events, summed
+over resumed chunks), whether unblurred inputs were trained on, and the
+test-time step sizes that go with the weights (``--step-sizes``).
 """
 import argparse
 import glob
@@ -17,7 +18,7 @@ import yaml
 
 from ..cli import guarded
 from ..errors import InputError
-from . import HERE
+from ..weights import HERE
 
 
 def run_hours(stage_dir):
@@ -68,20 +69,35 @@ def describe(stage_dir, kind, hardware):
         "hours": round(run_hours(stage_dir), 2),
         "config": cfg.get("name", ""),
     }
-    if kind == "meta":
-        # p(k) draws λ >= 1, so meta-training never sees an unblurred task;
-        # weights.default_name routes unblurred bicubic inputs by this flag.
-        entry["no_blur"] = False
-    sec = cfg["pretrain" if kind == "pretrain" else "meta"]
+    sec = cfg[kind]
+    if kind != "pretrain":
+        # p(k) draws λ >= 1: unblurred inputs are learned only from the mixed-in share of
+        # unblurred tasks. weights.default_name routes unblurred bicubic inputs by this flag.
+        entry["no_blur"] = float(sec.get("no_blur_fraction", 0.0)) > 0.0
     entry["settings"] = {k: sec[k] for k in sorted(sec) if k != "init_weights"}
     return entry
 
 
+def parse_step_sizes(text):
+    """'0.02,0.01,3,0.005' -> [0.02, 0.01, 3, 0.005] (FIRST, THEN, COUNT, AFTER)."""
+    try:
+        first, then, count, after = text.split(",")
+        rule = [float(first), float(then), int(count), float(after)]
+    except ValueError:
+        raise InputError(f"--step-sizes expects FIRST,THEN,COUNT,AFTER (e.g. 0.02,0.01,3,0.005), got {text!r}") from None
+    if min(rule[0], rule[1], rule[3]) < 0 or rule[2] < 0:
+        raise InputError(f"--step-sizes must not be negative, got {text!r}")
+    return rule
+
+
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m mzsr_tf.weights.ship", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m mzsr_tf.train.ship", description=__doc__.split("\n\n")[0])
     p.add_argument("stage_dir", help="a finished stage folder, e.g. runs/x2/pretrain")
     p.add_argument("name", help="shipped name, e.g. pretrain_x2 or mzsr_direct_x2")
-    p.add_argument("--kind", choices=("pretrain", "meta"), required=True)
+    p.add_argument("--kind", choices=("pretrain", "pretrain_all", "meta"), required=True)
+    p.add_argument("--step-sizes", metavar="FIRST,THEN,COUNT,AFTER",
+                   help="test-time step sizes that come with the weights (e.g. tuned with tune --mode steps): "
+                   "FIRST for step 0, THEN for steps 1..COUNT, AFTER later; default: the reference table")
     p.add_argument("--hardware", default=f"{os.cpu_count()} CPU cores ({platform.machine()})")
     p.add_argument("--overwrite", action="store_true", help="replace shipped weights of that name")
     p.add_argument("--into", default=HERE, help="weights folder (default: the package's)")
@@ -90,6 +106,8 @@ def main(argv=None):
     if os.path.exists(dst) and not a.overwrite:
         raise InputError(f"{dst} exists; pass --overwrite to replace it")
     entry = describe(a.stage_dir, a.kind, a.hardware)
+    if a.step_sizes:
+        entry["step_sizes"] = parse_step_sizes(a.step_sizes)
     shutil.copyfile(os.path.join(a.stage_dir, "final.weights.h5"), dst)
     idx_path = os.path.join(a.into, "index.json")
     idx = {}
