@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Reproduces docs/results/ and docs/figure3.png from the shipped weights (needs ../shared/data/benchmark/Set5).
+# Regenerates docs/results/ (the model card's Set5 table) and docs/figure3.png from the shipped
+# weights; run it after shipping new weights.   Usage: bash docs/evaluate_set5.sh PATH/TO/Set5
+set -euo pipefail
+S5=$(cd "${1:?usage: bash docs/evaluate_set5.sh PATH/TO/Set5}" && pwd)
 cd "$(dirname "$0")/.."
 mkdir -p docs/results
-S5=../shared/data/benchmark/Set5
 E="python -m mzsr_tf.evaluate --hr-dir $S5 --overwrite"
 $E --method bicubic --scenario bicubic g0.2 g2.0 gani gb1.3 g2.0x4 --json docs/results/set5_bicubic.json > docs/results/set5_bicubic.txt 2>&1
 $E --method mzsr --weights mzsr_direct_x2 --scenario g0.2 g2.0 gani --steps 0 1 10 --json docs/results/set5_meta_direct_x2.json > docs/results/set5_meta_direct_x2.txt 2>&1

@@ -3,7 +3,7 @@
 Compares the meta-learned weights with the bicubic-pretrained ones (both adapted
 by plain gradient descent with the reference step sizes).
 
-Usage: python docs/figure3.py --hr-dir ../shared/data/benchmark/Set5 \
+Usage: python docs/figure3.py --hr-dir PATH/TO/Set5 \
           --scenario g2.0 --weights mzsr_direct_x2 pretrain_x2 --out docs/figure3.png
 """
 import argparse

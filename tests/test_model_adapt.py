@@ -143,7 +143,7 @@ def test_second_order_gradient_flows_through_adapt(small_params):
 
 # ---------------------------------------------------------------- step sizes
 
-# REFERENCE.md table (steps counted from 0): step 0, then (steps 1..k), after.
+# The reference code's test-time step sizes (steps counted from 0): step 0, then (steps 1..k), after.
 REFERENCE_TABLE = {
     ("direct", 2): [0.02, 0.01, 0.01, 0.01, 0.005, 0.005, 0.005, 0.005, 0.005, 0.005],
     ("bicubic", 2): [0.01, 0.01, 0.01, 0.001, 0.001, 0.001, 0.001, 0.001, 0.001, 0.001],

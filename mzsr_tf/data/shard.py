@@ -10,13 +10,14 @@ import sys
 
 from ..cli import guarded
 from ..errors import InputError
+from ..train.config import DEFAULT_TRAIN_DIR
 from .sources import make_shard
 
 
 @guarded
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m mzsr_tf.data.shard", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--dirs", nargs="+", default=[os.path.join("..", "shared", "data", "train")], help="HR image folders")
+    p.add_argument("--dirs", nargs="+", default=[DEFAULT_TRAIN_DIR], help=f"HR image folders (default {DEFAULT_TRAIN_DIR})")
     p.add_argument("--out", required=True, help="output .npz (refused if it exists)")
     p.add_argument("--count", type=int, default=2000, help="number of training crops (default 2000)")
     p.add_argument("--size", type=int, default=96, help="crop side in pixels (default 96)")

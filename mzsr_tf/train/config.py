@@ -14,7 +14,7 @@ import yaml
 from ..errors import InputError
 
 STAGES = ("pretrain", "pretrain_all", "meta")
-DEFAULT_TRAIN_DIR = os.path.join("..", "shared", "data", "train")
+DEFAULT_TRAIN_DIR = os.path.join("data", "train")  # HR training images (folders of PNG/JPEG), relative to the working directory
 
 
 @dataclass
