@@ -47,13 +47,25 @@ def _bicubic(lr, scale):
     return to_uint8(ops.convert_to_numpy(imresize(lr[None].astype(np.float32) / 255.0, float(scale)))[0])
 
 
+_PARAMS = {}
+
+
+def _params(weights, scale, subsampling, blurred):
+    """The SR weights ``upscale`` would pick (shipped default for the case), cached per file."""
+    from ..model import get_params
+    from ..weights import load_model, resolve
+
+    path = resolve(weights, scale, subsampling, blurred=blurred)
+    if path not in _PARAMS:
+        _PARAMS[path] = get_params(load_model(path, scale, subsampling))
+    return _PARAMS[path]
+
+
 def _mzsr(lr, scale, kernel, subsampling, steps, weights):
     from keras import ops
 
     from ..adapt import step_size_schedule, zero_shot_sr
-    from ..upscale import load_params
-
-    params, _ = load_params(weights, scale, subsampling, blurred=kernel is not None)
+    params = _params(weights, scale, subsampling, kernel is not None)
     sizes = tuple(step_size_schedule(steps, subsampling, scale))
     sr = zero_shot_sr(params, lr[None].astype(np.float32) / 255.0, scale, kernel=kernel,
                       subsampling=subsampling, step_sizes=sizes)
