@@ -11,10 +11,11 @@ import warnings
 
 import numpy as np
 
-from . import methods
-from .constants import DEFAULT_STEPS, MAX_STEPS, SCALES, SUBSAMPLINGS
+from . import arrays, methods
+from .constants import DEFAULT_STEPS, KERNEL_NAMES, MAX_LR_PIXELS, MAX_STEPS, SCALES, SUBSAMPLINGS
 from .errors import InputError
-from .io import as_image_array, check_size
+from .io import check_size
+from .tiling import DEFAULT_MAX_MEMORY, check_memory
 
 
 def check_options(scale, steps, subsampling):
@@ -49,6 +50,9 @@ def resolve_kernel(kernel, warn=None):
     """
     if kernel is None:
         return None
+    if isinstance(kernel, (str, os.PathLike)) and not os.path.exists(kernel) and os.fspath(kernel) not in KERNEL_NAMES:
+        # said before TensorFlow loads (importing kernels does)
+        raise InputError(f"{os.fspath(kernel)}: no such kernel file, nor a kernel name; names: {', '.join(KERNEL_NAMES)}")
     from . import kernels
 
     if isinstance(kernel, (str, os.PathLike)):
@@ -59,21 +63,15 @@ def resolve_kernel(kernel, warn=None):
     return kernels.validate_kernel(kernel, source="kernel", warn=warn)
 
 
-def _as_kind(sr, kind):
-    if kind == "uint8":
-        return np.round(np.clip(sr, 0.0, 1.0) * 255.0).astype(np.uint8)
-    if kind == "uint16":
-        return np.round(np.clip(sr, 0.0, 1.0) * 65535.0).astype(np.uint16)
-    return sr.astype(np.float32)
-
-
 def upscale(array, scale=2, kernel=None, steps=DEFAULT_STEPS, subsampling="direct", weights=None,
-            method="mzsr", ensemble=None, zssr_iters=3000, seed=0, compute_dtype=None):
-    """Super-resolves one image by zero-shot adaptation (MZSR, Algorithm 2).
+            method="mzsr", ensemble=None, zssr_iters=3000, seed=0, compute_dtype=None,
+            max_memory=DEFAULT_MAX_MEMORY, value_range=None, channels="gray"):
+    """Super-resolves one image or array by zero-shot adaptation (MZSR, Algorithm 2).
 
     Args:
-      array: H×W×3 image (H×W, H×W×1 and H×W×4 are converted, with a warning):
-        uint8 (0..255), uint16 (0..65535) or float in [0, 1].
+      array: H×W, H×W×3 (RGB), H×W×4 (RGBA) image or H×W×N data array of any
+        numeric dtype: uint8/uint16 keep their depth, float in [0, 1] its range,
+        other data is mapped per channel (``value_range``; see :mod:`mzsr_tf.arrays`).
       scale: 2 or 4.
       kernel: blur kernel of the LR image: None (no blur), a 2-D array, a kernel
         file path, or a scenario name ('g0.2', 'g2.0', 'g1.3', 'gani').
@@ -81,38 +79,57 @@ def upscale(array, scale=2, kernel=None, steps=DEFAULT_STEPS, subsampling="direc
       subsampling: 'direct' (keep every s-th pixel) or 'bicubic'.
       weights: shipped weights name, a ``.weights.h5`` path, or None for the
         default for (scale, subsampling).
-      method: 'mzsr' or 'zssr' (the baseline: trained from scratch on the image;
-        ``steps`` and ``weights`` are not used).
+      method: 'mzsr', 'bicubic' or 'zssr' (the baseline: trained from scratch on
+        the image; ``steps`` and ``weights`` are not used).
       ensemble: 8-way self-ensemble; None = the method's default (off for mzsr,
         on for zssr, with median and back-projection).
       zssr_iters: ZSSR's iteration cap (it may stop earlier at its rate floor).
-      seed: ZSSR's random seed.
+      seed: ZSSR's random seed, and the seed of the adaptation crops of large images.
       compute_dtype: None (float32) or 'bfloat16': convolutions in bfloat16,
         weights float32 (~2x faster on CPUs with bf16 units).
+      max_memory: bytes (or '2G') for the network's activations: larger images
+        are upscaled in tiles and adapted on random crops (:mod:`mzsr_tf.tiling`).
+      value_range: None (auto), 'minmax', 'LO,HI' or 'pLO,HI' (percentiles) per channel.
+      channels: data channels through the network one by one as gray ('gray') or 3 at a time ('groups').
 
     Returns:
-      sH×sW×3 array of the input's dtype family: uint8 → uint8, uint16 → uint16,
-      float → float32 in [0, 1].
+      an sH×sW(×C) array of the input's dtype, channels and value range.
 
     Raises:
       InputError: bad image, kernel, option or weights (one clear message).
     """
     scale, steps = check_options(scale, steps, subsampling)
     check_method(method, zssr_iters)
-    image, kind, notes = as_image_array(array, source="array")
+    max_memory = check_memory(max_memory)
+    x, spec, notes = arrays.to_unit(array, value_range, source="array")
     for note in notes:
-        warnings.warn(f"array: {note}", stacklevel=2)
+        if not note.startswith("values:"):
+            warnings.warn(f"array: {note}", stacklevel=2)
     k = resolve_kernel(kernel, warn=lambda m: warnings.warn(m.removeprefix("warning: "), stacklevel=3))
-    check_size(image.shape[0], image.shape[1], scale, None if k is None else k.shape, source="array")
     name = method_for(method, ensemble)
+    check_size(x.shape[0], x.shape[1], scale, None if k is None else k.shape, source="array",
+               max_pixels=None if methods.get(name).tiles else MAX_LR_PIXELS)
     opts = methods.Options(scale=scale, kernel=k, subsampling=subsampling, steps=steps, weights=weights,
                            compute_dtype=compute_dtype, zssr_iters=zssr_iters, zssr_ensemble=ensemble is not False,
-                           seed=seed)
+                           seed=seed, max_memory=max_memory)
     if methods.get(name).uses_weights:
         mismatch = weights_mismatch(opts)
         if mismatch:
             warnings.warn(mismatch, stacklevel=2)
-    return _as_kind(methods.get(name).run(image, opts), kind)
+    return arrays.from_unit(run_channels(name, x, spec, opts, channels), spec)
+
+
+def run_channels(name, x, spec, opts, channels="gray", progress=None):
+    """A registry method on the channels of a :func:`mzsr_tf.arrays.to_unit` array (float [0, 1] in and out).
+
+    Args:
+      name: method name; opts: its :class:`~mzsr_tf.methods.Options`.
+      channels: 'gray' or 'groups' (see :func:`mzsr_tf.arrays.apply`).
+      progress: wrapper over the channel runs (tqdm), or None.
+    """
+    method, bicubic = methods.get(name), methods.get("bicubic")
+    return arrays.apply(lambda im: method.run(im, opts), x, spec, opts.scale, channels, progress,
+                        bicubic=lambda im: bicubic.run(im, opts))
 
 
 def method_for(method, ensemble):

@@ -28,11 +28,14 @@ def guarded(main):
     """Turns user errors into one line on stderr and exit status 2, never a traceback.
 
     Catches :class:`InputError` (bad image, kernel, argument, output path) and
-    KeyboardInterrupt (exit 130). Programming errors still raise.
+    KeyboardInterrupt (exit 130). Programming errors still raise. ``--version``
+    prints the package version and exits 0 for every command, before parsing.
     """
 
     @functools.wraps(main)
     def wrapper(argv=None):
+        if "--version" in (sys.argv[1:] if argv is None else argv):
+            return print_version()
         try:
             return main(argv)
         except InputError as e:
@@ -45,10 +48,19 @@ def guarded(main):
     return wrapper
 
 
+def print_version():
+    from . import __version__
+
+    print(f"mzsr-tf {__version__}")
+    return 0
+
+
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--version"]:
+        return print_version()
     if not argv or argv[0] in ("-h", "--help"):
-        print("usage: mzsr-tf COMMAND [ARGS]  (mzsr-tf COMMAND --help for each)\n\ncommands:")
+        print("usage: mzsr-tf [--version] COMMAND [ARGS]  (mzsr-tf COMMAND --help for each)\n\ncommands:")
         for name, text in COMMANDS.items():
             print(f"  {name:<9} {text}")
         return 0 if argv else 2

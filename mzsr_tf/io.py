@@ -1,9 +1,12 @@
 """Reading and writing images and arrays, with one clear error for each kind of bad input.
 
-Every image the package works on is float32 H×W×3 in [0, 1]. Whatever had to be
-converted to get there (palette, alpha, grayscale, 16-bit, CMYK, ...) is returned
-as a list of short notes so that the caller can tell the user; whatever cannot be
-read raises :class:`~mzsr_tf.errors.InputError` with a message naming the file.
+One reader, :func:`read_array`, returns a file's data as stored (dtype, channels,
+16-bit depth kept; PNG, TIFF, .npy and whatever Pillow opens);
+:func:`read_image` builds on it for the float RGB in [0, 1] the networks see, or
+the uint8 RGB that training and evaluation use. Whatever had to be converted is
+returned as a list of short notes so that the caller can tell the user; whatever
+cannot be read raises :class:`~mzsr_tf.errors.InputError` naming the file.
+:func:`write_array` writes any dtype and channel count to .png, .tif or .npy.
 
 Size limits (:func:`check_size`), in LR pixels:
 
@@ -12,11 +15,11 @@ Size limits (:func:`check_size`), in LR pixels:
   side; below 8 there is too little to learn from) and at least the blur kernel's
   side (the blur pads the image symmetrically by half a kernel, which needs that
   many pixels to mirror);
-- at most ``MAX_LR_PIXELS`` = 2048 × 2048 pixels in all: adaptation keeps every
-  layer's 64-channel activations of the whole image for the gradient (about 4 KB
-  per LR pixel) and the ×4 output pass works on 16× as many pixels, so larger
-  inputs need tens of GB of memory. Split bigger images into tiles.
+- for methods that cannot tile (ZSSR), at most ``MAX_LR_PIXELS`` = 2048 × 2048
+  pixels in all; the others work in tiles within a memory budget
+  (:mod:`mzsr_tf.tiling`).
 """
+import io as _io
 import os
 import tempfile
 
@@ -39,7 +42,7 @@ def _fmt_hw(h, w):
     return f"{w}×{h}"
 
 
-def check_size(h, w, scale, kernel_size=None, source="image"):
+def check_size(h, w, scale, kernel_size=None, source="image", max_pixels=MAX_LR_PIXELS):
     """Refuses images too small for the scale or kernel, or too large to process.
 
     Args:
@@ -48,10 +51,11 @@ def check_size(h, w, scale, kernel_size=None, source="image"):
       kernel_size: side of the (square or not) blur kernel, or None for no blur;
         a (kh, kw) pair is accepted too.
       source: name used in messages (a file path).
+      max_pixels: largest pixel count, or None for no limit (methods that tile).
 
     Raises:
       InputError: a side below ``max(MIN_SON_SIDE · scale, kernel side)`` or more
-        than ``MAX_LR_PIXELS`` pixels.
+        than ``max_pixels`` pixels.
     """
     h, w, scale = int(h), int(w), int(scale)
     need = MIN_SON_SIDE * scale
@@ -67,10 +71,10 @@ def check_size(h, w, scale, kernel_size=None, source="image"):
                 f"{source}: image is {_fmt_hw(h, w)} pixels, smaller than the {k}×{k} blur kernel: "
                 f"each side must be at least {k}"
             )
-    if h * w > MAX_LR_PIXELS:
+    if max_pixels is not None and h * w > max_pixels:
         raise InputError(
             f"{source}: image is {_fmt_hw(h, w)} pixels ({h * w / 1e6:.1f} MP), more than the "
-            f"{MAX_LR_PIXELS / 1e6:.1f} MP (2048×2048) limit; split it into tiles"
+            f"{max_pixels / 1e6:.1f} MP this method takes; --method mzsr or bicubic work in tiles at any size"
         )
 
 
@@ -171,85 +175,104 @@ def _signature(path):
 
 def _read_npy(path):
     try:
-        a = np.load(path, allow_pickle=False)
+        return np.load(path, allow_pickle=False)
     except Exception as e:  # bad header, truncated data, pickled objects
         raise InputError(f"{path}: cannot read .npy array ({type(e).__name__}: {e})") from None
-    x, _, notes = as_image_array(a, source=path)
-    return x, notes
 
 
-def read_image(path):
-    """Reads an image file (any format Pillow opens, or a .npy array) as float32 RGB in [0, 1].
+def _read_tiff(path, notes):
+    import tifffile
 
-    Conversions, each reported in the notes: palette → RGB; RGBA/LA → alpha
-    dropped (colours kept as stored, not composited onto a background);
-    grayscale → replicated to 3 channels; 16-bit grayscale → scaled by 1/65535;
-    16-bit RGB PNG → read at 8-bit precision (Pillow's limit); CMYK, YCbCr, LAB,
-    1-bit and other modes → converted to RGB; EXIF orientation → applied;
-    multi-frame files → first frame. The image size is checked against
-    ``MAX_LR_PIXELS`` from the header, before decoding.
+    with tifffile.TiffFile(path) as tif:
+        series = tif.series[0]
+        a, axes = series.asarray(), series.axes
+        if len(tif.series) > 1 or len(series.pages) > 1 and "Q" not in axes and "C" not in axes and "S" not in axes:
+            notes.append(f"{len(tif.series)} series; the first is used")
+    if a.ndim == 3 and axes[-2:] == "YX":  # planar channels (C×H×W): channels last, like every other reader
+        a = np.moveaxis(a, 0, -1)
+        notes.append("channels-first TIFF stack read as H×W×C (written back the same way)")
+    elif a.ndim > 3 or (a.ndim == 3 and axes[:2] != "YX"):
+        raise InputError(f"{path}: TIFF of shape {a.shape} (axes {axes}); expected one H×W(×C) image or a C×H×W stack")
+    return a
+
+
+def _read_png16(path):
+    import png
+
+    w, h, rows, info = png.Reader(filename=path).asDirect()
+    planes = info["planes"]
+    a = np.vstack([np.asarray(r, np.uint16) for r in rows]).reshape(h, w, planes)
+    return a[..., 0] if planes == 1 else a
+
+
+def _png_depth(path):
+    with open(path, "rb") as f:
+        head = f.read(26)
+    return head[24] if head.startswith(b"\x89PNG") and len(head) == 26 else None
+
+
+def _read_pillow(path, notes):
+    from PIL import Image, ImageOps
+
+    with Image.open(path) as im:
+        frames = getattr(im, "n_frames", 1)
+        if frames > 1:
+            notes.append(f"{frames} frames; the first is used")
+        im.load()
+        orientation = im.getexif().get(0x0112, 1)
+        if orientation not in (1, None):
+            im = ImageOps.exif_transpose(im)
+            notes.append(f"EXIF orientation {orientation} applied")
+        mode = im.mode
+        if mode in ("P", "PA"):
+            im = im.convert("RGBA" if mode == "PA" or "transparency" in im.info else "RGB")
+            notes.append("palette image converted to RGB")
+            mode = im.mode
+        if mode in ("RGB", "RGBA", "L", "F"):
+            return np.asarray(im)
+        if mode == "LA":
+            notes.append("grayscale with alpha expanded to RGBA")
+            return np.asarray(im.convert("RGBA"))
+        if mode.startswith("I;16"):
+            return np.asarray(im).astype(np.uint16)
+        if mode == "I":
+            a = np.asarray(im)
+            return a.astype(np.uint16) if a.min() >= 0 and a.max() <= 65535 else a
+        notes.append(f"{_MODE_NAMES.get(mode, mode)} image converted to RGB")
+        return np.asarray(im.convert("RGB"))
+
+
+def read_array(path):
+    """Reads a file's data as stored: dtype, bit depth and channels kept.
+
+    .npy (any H×W or H×W×N numeric array), TIFF (any dtype; a C×H×W stack is
+    returned as H×W×C), 16-bit PNG (gray, RGB, RGBA), and every format Pillow
+    opens (palette and exotic modes converted to RGB, EXIF orientation applied,
+    first frame of animations; each reported in the notes).
 
     Args:
       path: file path.
 
     Returns:
-      (image, notes): float32 [H, W, 3] in [0, 1], and a list of strings saying
-      what was converted (empty when the file was plain 8-bit RGB).
+      (array, notes): H×W or H×W×C array, and a list of strings saying what was converted.
 
     Raises:
-      InputError: missing, empty, not an image, corrupt or truncated, too large,
-        or an array that is not an image (see :func:`as_image_array`).
+      InputError: missing, empty, not an image, corrupt or truncated.
     """
+    from PIL import Image, UnidentifiedImageError
+
     path = os.fspath(path)
     _check_file(path)
-    if path.lower().endswith(".npy"):
-        return _read_npy(path)
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
-    notes = []
+    notes, low = [], path.lower()
     try:
-        with Image.open(path) as im:
-            w, h = im.size
-            if w * h > MAX_LR_PIXELS:
-                raise InputError(
-                    f"{path}: image is {_fmt_hw(h, w)} pixels ({h * w / 1e6:.1f} MP), more than the "
-                    f"{MAX_LR_PIXELS / 1e6:.1f} MP (2048×2048) limit; split it into tiles"
-                )
-            frames = getattr(im, "n_frames", 1)
-            if frames > 1:
-                notes.append(f"{frames} frames; the first is used")
-            raw = str(im.tile[0].args if im.tile else "")
-            if im.mode in ("RGB", "RGBA") and ";16" in raw:
-                notes.append("16-bit RGB read at 8-bit precision (Pillow's limit)")
-            im.load()
-            orientation = im.getexif().get(0x0112, 1)
-            if orientation not in (1, None):
-                im = ImageOps.exif_transpose(im)
-                notes.append(f"EXIF orientation {orientation} applied")
-            mode = im.mode
-            if mode == "P" or mode == "PA":
-                has_alpha = mode == "PA" or "transparency" in im.info
-                im = im.convert("RGBA" if has_alpha else "RGB")
-                notes.append("palette image converted to RGB")
-                mode = im.mode
-            if mode in ("RGB", "RGBA", "L"):
-                a = np.asarray(im)
-            elif mode == "LA":
-                a = np.asarray(im.convert("RGBA"))
-                notes.append("grayscale replicated to 3 channels")
-            elif mode in ("I;16", "I;16B", "I;16L", "I;16N"):
-                a = np.asarray(im).astype(np.uint16)
-            elif mode == "I":
-                a = np.asarray(im)
-                if a.min() < 0 or a.max() > 65535:
-                    raise InputError(f"{path}: 32-bit integer image with values outside 0..65535; not supported")
-                a = a.astype(np.uint16)
-            elif mode == "F":
-                a = np.asarray(im, dtype=np.float32)
-            else:  # CMYK, YCbCr, LAB, HSV, 1, RGBX, La, RGBa, ...
-                im = im.convert("RGB")
-                notes.append(f"{_MODE_NAMES.get(mode, mode)} image converted to RGB")
-                a = np.asarray(im)
+        if low.endswith(".npy"):
+            a = _read_npy(path)
+        elif low.endswith((".tif", ".tiff")) and _signature(path) == "TIFF":
+            a = _read_tiff(path, notes)
+        elif low.endswith(".png") and _png_depth(path) == 16:
+            a = _read_png16(path)
+        else:
+            a = _read_pillow(path, notes)
     except InputError:
         raise
     except UnidentifiedImageError:
@@ -261,11 +284,40 @@ def read_image(path):
         raise InputError(f"{path}: cannot read (permission denied)") from None
     except Image.DecompressionBombError as e:
         raise InputError(f"{path}: image is too large ({e})") from None
-    except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as e:
-        raise InputError(f"{path}: corrupt or truncated image ({type(e).__name__}: {e})") from None
-    x, _, more = as_image_array(a, source=path)
-    notes.extend(more)
-    return x, notes
+    except Exception as e:  # codecs raise many types for corrupt data; none is a programming error of ours
+        what = f"{_signature(path)} file" if _signature(path) else "image"
+        raise InputError(f"{path}: corrupt {what}, or truncated ({type(e).__name__}: {e})") from None
+    return a, notes
+
+
+def to_rgb_uint8(a, source="array"):
+    """Any image array as uint8 H×W×3 (training and evaluation): 16-bit ÷257, float ×255, gray
+    replicated, alpha dropped; returns (image, notes)."""
+    x, _, notes = as_image_array(a, source)
+    return np.round(x * 255.0).astype(np.uint8), notes
+
+
+def read_image(path, mode="float"):
+    """Reads an image file as RGB for the network (``mode='float'``: float32 in [0, 1]) or for
+    training and evaluation (``mode='uint8'``).
+
+    The data comes from :func:`read_array`; then 16-bit is scaled by 1/65535,
+    grayscale replicated to 3 channels, alpha dropped (colours as stored, not
+    composited), each reported in the notes. To keep depth, channels and range,
+    use :func:`read_array` with :mod:`mzsr_tf.arrays`.
+
+    Returns:
+      (image, notes): [H, W, 3] float32 in [0, 1] (or uint8), and the notes.
+
+    Raises:
+      InputError: see :func:`read_array` and :func:`as_image_array`.
+    """
+    a, notes = read_array(path)
+    if mode == "uint8":
+        x, more = to_rgb_uint8(a, source=os.fspath(path))
+    else:
+        x, _, more = as_image_array(a, source=os.fspath(path))
+    return x, notes + more
 
 
 def _umask():
@@ -284,20 +336,24 @@ def to_uint8(image):
     return np.round(np.clip(a.astype(np.float32), 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
-def check_output(path, overwrite=False):
+OUTPUT_EXTENSIONS = (".png", ".tif", ".tiff", ".npy")
+
+
+def check_output(path, overwrite=False, extensions=(".png",)):
     """Refuses an output path that cannot or must not be written, before any work.
 
     Args:
-      path: the PNG file to write.
+      path: the file to write.
       overwrite: allow replacing an existing file.
+      extensions: accepted file endings.
 
     Raises:
-      InputError: not ending in .png, a folder, existing without ``overwrite``,
-        or its folder missing.
+      InputError: a wrong ending, a folder, existing without ``overwrite``, its
+        folder missing or not writable.
     """
     path = os.fspath(path)
-    if not path.lower().endswith(".png"):
-        raise InputError(f"{path}: output must be a .png file")
+    if not path.lower().endswith(tuple(extensions)):
+        raise InputError(f"{path}: output must be a {' or '.join(extensions)} file")
     if os.path.isdir(path):
         raise InputError(f"{path}: output is a folder, not a file")
     if os.path.exists(path) and not overwrite:
@@ -305,38 +361,82 @@ def check_output(path, overwrite=False):
     parent = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(parent):
         raise InputError(f"{path}: output folder {parent} does not exist")
+    check_writable(parent)
 
 
-def write_image(path, image, overwrite=False):
-    """Writes an H×W×3 image as an 8-bit PNG, atomically.
+def check_writable(folder):
+    """InputError when files cannot be created in ``folder`` (checked by creating one, as root ignores modes)."""
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".mzsr_write_probe.")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise InputError(f"{folder}: cannot write in this folder ({e.strerror or type(e).__name__})") from None
 
-    The PNG goes to a temporary file in the same folder, which then takes the
+
+def _encode(f, a, fmt, channels_first):
+    if fmt == ".npy":
+        np.save(f, a, allow_pickle=False)
+    elif fmt in (".tif", ".tiff"):
+        import tifffile
+
+        data = np.moveaxis(a, -1, 0) if channels_first and a.ndim == 3 else a
+        buf = _io.BytesIO()  # tifffile takes a file object's .name for a path; ours has a descriptor there
+        tifffile.imwrite(buf, data, photometric="rgb" if a.ndim == 3 and a.shape[-1] in (3, 4) and not channels_first
+                         else "minisblack", planarconfig=None if a.ndim == 2 else "separate" if channels_first else "contig")
+        f.write(buf.getvalue())
+    elif a.dtype == np.uint16 and a.ndim == 3:  # Pillow cannot write 16-bit colour PNGs
+        import png
+
+        planes = a.shape[-1]
+        png.Writer(a.shape[1], a.shape[0], greyscale=False, alpha=planes == 4, bitdepth=16).write(
+            f, a.reshape(a.shape[0], -1))
+    else:
+        from PIL import Image
+
+        im = Image.fromarray(a) if a.dtype == np.uint8 else Image.fromarray(a.astype(np.uint16), "I;16")
+        im.save(f, format="PNG")
+
+
+def png_problem(a):
+    """Why an array cannot be stored in a PNG as it is, or None (uint8/uint16 with 1, 3 or 4 channels)."""
+    a = np.asarray(a)
+    channels = 1 if a.ndim == 2 else a.shape[-1]
+    if a.dtype not in (np.uint8, np.uint16):
+        return f"PNG holds 8- or 16-bit integers, not {a.dtype}; write .tif or .npy"
+    if a.ndim not in (2, 3) or channels not in (1, 3, 4):
+        return f"PNG holds 1, 3 or 4 channels, not {channels}; write .tif or .npy"
+    return None
+
+
+def write_array(path, a, overwrite=False, channels_first=False):
+    """Writes an array as it is (dtype and channels kept) to .png, .tif/.tiff or .npy, atomically.
+
+    The file goes to a temporary file in the same folder, which then takes the
     final name (a hard link when ``overwrite`` is False, so a file that appears
     meanwhile is never replaced; ``os.replace`` otherwise). On any error the
     temporary file is removed and an existing file is left as it was.
 
     Args:
-      path: destination, ending in .png.
-      image: float [0, 1] (rounded to 8 bits), uint8 or uint16 array [H, W, 3].
+      path: destination; its ending picks the format.
+      a: array; PNG takes uint8/uint16 with 1, 3 or 4 channels.
       overwrite: replace an existing file.
+      channels_first: write an H×W×C array as a C×H×W TIFF stack.
 
     Raises:
-      InputError: see :func:`check_output`; also when writing fails (disk full,
-        permissions).
+      InputError: see :func:`check_output`; data the format cannot hold; writing fails.
     """
-    from PIL import Image
-
     path = os.fspath(path)
-    check_output(path, overwrite)
-    a = np.asarray(image)
-    if a.ndim != 3 or a.shape[-1] != 3:
-        raise ValueError(f"write_image expects H×W×3, got shape {a.shape}")
-    a = to_uint8(a)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    check_output(path, overwrite, OUTPUT_EXTENSIONS)
+    a = np.ascontiguousarray(a)
+    fmt = os.path.splitext(path.lower())[1]
+    if fmt == ".png" and png_problem(a):
+        raise InputError(f"{path}: {png_problem(a)}")
+    folder, tmp = os.path.dirname(os.path.abspath(path)), None
     try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
         with os.fdopen(fd, "wb") as f:
-            Image.fromarray(a, "RGB").save(f, format="PNG")
+            _encode(f, a, fmt, channels_first)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())
@@ -354,7 +454,25 @@ def write_image(path, image, overwrite=False):
     except InputError:
         raise
     except OSError as e:
-        raise InputError(f"{path}: cannot write ({type(e).__name__}: {e})") from None
+        raise InputError(f"{path}: cannot write ({type(e).__name__}: {e.strerror or e})") from None
     finally:
-        if os.path.exists(tmp):
+        if tmp and os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def write_image(path, image, overwrite=False):
+    """Writes an H×W×3 image as an 8-bit PNG, atomically (see :func:`write_array`).
+
+    Args:
+      path: destination, ending in .png.
+      image: float [0, 1] (rounded to 8 bits), uint8 or uint16 (÷257) array [H, W, 3].
+      overwrite: replace an existing file.
+
+    Raises:
+      InputError: see :func:`check_output`; also when writing fails (disk full, permissions).
+    """
+    check_output(path, overwrite)
+    a = np.asarray(image)
+    if a.ndim != 3 or a.shape[-1] != 3:
+        raise ValueError(f"write_image expects H×W×3, got shape {a.shape}")
+    write_array(path, to_uint8(a), overwrite)

@@ -18,6 +18,7 @@ import numpy as np
 
 from .constants import DEFAULT_STEPS
 from .errors import InputError
+from .tiling import DEFAULT_MAX_MEMORY
 
 
 @dataclasses.dataclass
@@ -33,8 +34,11 @@ class Options:
       compute_dtype: None (float32) or 'bfloat16' convolutions.
       zssr_iters: ZSSR's iteration cap.
       zssr_ensemble: ZSSR's own self-ensemble (median + back-projection).
-      seed: ZSSR's seed.
-      notes: filled by the method (weights used, ZSSR's iterations).
+      seed: ZSSR's seed; also the seed of the adaptation crops of large images.
+      max_memory: bytes for the network's activations; larger images are
+        upscaled in tiles and adapted on random crops (:mod:`mzsr_tf.tiling`).
+      progress: ``progress(iterable)`` wrapper (tqdm) shown over the tiles of one image, or None.
+      notes: filled by the method (weights used, ZSSR's iterations, tiles and crops).
     """
 
     scale: int = 2
@@ -46,6 +50,8 @@ class Options:
     zssr_iters: int = 3000
     zssr_ensemble: bool = True
     seed: int = 0
+    max_memory: int = DEFAULT_MAX_MEMORY
+    progress: Optional[Callable] = None
     notes: dict = dataclasses.field(default_factory=dict)
 
 
@@ -58,6 +64,7 @@ class Method:
       run: ``run(lr float [H, W, 3], options) -> sr float [sH, sW, 3]``.
       uses_steps: results depend on ``options.steps`` (one column per step count).
       uses_weights: loads network weights (a bad ``--weights`` fails before any image).
+      tiles: works on any image size within ``options.max_memory`` (others are held to ``MAX_LR_PIXELS``).
       warmup: worth an untimed first call before timing (compile time matters).
       description: one line for ``--help``.
     """
@@ -66,6 +73,7 @@ class Method:
     run: Callable
     uses_steps: bool = False
     uses_weights: bool = False
+    tiles: bool = False
     warmup: bool = True
     description: str = ""
 
@@ -140,28 +148,53 @@ def _mzsr_inputs(lr, options):
 
 
 def bicubic(lr, options):
-    """MATLAB-style bicubic interpolation (the ILR the network starts from)."""
+    """MATLAB-style bicubic interpolation (the ILR the network starts from); tiled when large."""
+    from . import tiling
     from .resize import imresize
 
-    return _numpy(imresize(np.asarray(lr, np.float32)[None], float(options.scale)))
+    lr = np.asarray(lr, np.float32)
+    fn = lambda t: imresize(t, float(options.scale))  # noqa: E731
+    p = tiling.plan(lr.shape[0], lr.shape[1], options.scale, options.max_memory)
+    if p.tile is None:
+        return _numpy(fn(lr[None]))
+    return tiling.run_tiled(fn, lr, options.scale, p.tile, p.margin, options.progress)
+
+
+def _zero_shot(lr, options, ensemble):
+    """Algorithm 2, within ``options.max_memory``: whole image, or crops + tiles (:func:`mzsr_tf.tiling.plan`)."""
+    from . import tiling
+    from .adapt import adapted_params, zero_shot_sr
+    from .ensemble import super_resolve, zero_shot_sr_ensemble
+
+    params, x, sizes = _mzsr_inputs(lr, options)
+    s, args = options.scale, (options.kernel, options.subsampling, sizes, options.compute_dtype)
+    p = tiling.plan(lr.shape[0], lr.shape[1], s, options.max_memory)
+    if p.whole:
+        run = zero_shot_sr_ensemble if ensemble else zero_shot_sr
+        return _numpy(run(params, x, s, *args))
+    if p.crops:
+        side, count = p.crops
+        x = tiling.random_crops(lr, side, count, s, options.seed)
+        options.notes["crops"] = (side, count)
+    fast = adapted_params(params, x, s, *args)
+    if p.tile is None:
+        return _numpy(super_resolve(fast, lr[None], s, options.subsampling, ensemble, compute_dtype=options.compute_dtype))
+    options.notes["tiles"] = len(tiling.tiles(lr.shape[0], lr.shape[1], p.tile, p.margin))
+    fn = lambda t: super_resolve(fast, t, s, options.subsampling, ensemble, compute_dtype=options.compute_dtype)  # noqa: E731
+    return tiling.run_tiled(fn, lr, s, p.tile, p.margin, options.progress)
 
 
 def mzsr(lr, options):
-    """Algorithm 2: adapt to the image's son, then upscale (:func:`mzsr_tf.adapt.zero_shot_sr`)."""
-    from .adapt import zero_shot_sr
+    """Algorithm 2: adapt to the image's son, then upscale (:func:`mzsr_tf.adapt.zero_shot_sr`).
 
-    params, x, sizes = _mzsr_inputs(lr, options)
-    return _numpy(zero_shot_sr(params, x, options.scale, options.kernel, options.subsampling, sizes,
-                               options.compute_dtype))
+    Images beyond ``options.max_memory`` adapt on random crops and upscale in tiles.
+    """
+    return _zero_shot(lr, options, ensemble=False)
 
 
 def mzsr_ensemble(lr, options):
-    """Algorithm 2 once, then the mean of the adapted network's 8 dihedral variants."""
-    from .ensemble import zero_shot_sr_ensemble
-
-    params, x, sizes = _mzsr_inputs(lr, options)
-    return _numpy(zero_shot_sr_ensemble(params, x, options.scale, options.kernel, options.subsampling, sizes,
-                                        options.compute_dtype))
+    """Algorithm 2 once, then the mean of the adapted network's 8 dihedral variants (tiled when large)."""
+    return _zero_shot(lr, options, ensemble=True)
 
 
 def zssr(lr, options):
@@ -177,10 +210,10 @@ def zssr(lr, options):
     return _numpy(sr)
 
 
-register("bicubic", bicubic, description="MATLAB-style bicubic interpolation")
-register("mzsr", mzsr, uses_steps=True, uses_weights=True,
+register("bicubic", bicubic, tiles=True, description="MATLAB-style bicubic interpolation")
+register("mzsr", mzsr, uses_steps=True, uses_weights=True, tiles=True,
          description="meta-learned network adapted to the image (the paper's MZSR)")
-register("mzsr+ensemble", mzsr_ensemble, uses_steps=True, uses_weights=True,
+register("mzsr+ensemble", mzsr_ensemble, uses_steps=True, uses_weights=True, tiles=True,
          description="mzsr, then the mean of the 8 rotated/flipped outputs (~8x the upscaling cost)")
 register("zssr", zssr, warmup=False,
          description="the ZSSR baseline, trained from scratch on each image (minutes per image)")

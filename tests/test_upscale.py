@@ -41,7 +41,7 @@ def test_api_shapes_and_dtypes(weights_file, rgb_uint8):
     out = mzsr_tf.upscale(rgb_uint8, scale=2, steps=1, weights=weights_file)  # the module is callable
     assert out.shape == (64, 64, 3) and out.dtype == np.uint8
     f = mzsr_tf.upscale(rgb_uint8 / 255.0, scale=2, steps=1, weights=weights_file)
-    assert f.shape == (64, 64, 3) and f.dtype == np.float32 and 0.0 <= f.min() and f.max() <= 1.0
+    assert f.shape == (64, 64, 3) and f.dtype == np.float64 and 0.0 <= f.min() and f.max() <= 1.0  # input's dtype
     np.testing.assert_array_equal(out, np.round(f * 255).astype(np.uint8))
 
 
@@ -79,9 +79,10 @@ def test_params_cached(weights_file):
 def test_api_warns_on_conversions(weights_file, rgb_uint8):
     from mzsr_tf.api import upscale
 
-    with pytest.warns(UserWarning, match="grayscale replicated"):
-        out = upscale(rgb_uint8[..., 0], steps=0, weights=weights_file)
-    assert out.shape == (64, 64, 3)
+    assert upscale(rgb_uint8[..., 0], steps=0, weights=weights_file).shape == (64, 64)  # gray stays gray
+    with pytest.warns(UserWarning, match="alpha channel upscaled with bicubic"):
+        out = upscale(np.dstack([rgb_uint8, rgb_uint8[..., :1]]), steps=0, weights=weights_file)
+    assert out.shape == (64, 64, 4)
 
 
 @pytest.mark.parametrize(
@@ -146,8 +147,10 @@ def test_dispatcher(capsys, tmp_path, png_file, weights_file):
     assert out.exists()
 
 
-@pytest.mark.parametrize("mode, expect", [("P", "palette"), ("RGBA", "alpha"), ("L", "grayscale"), ("I;16", "16-bit")])
-def test_cli_converted_images_are_reported(capsys, tmp_path, rgb_uint8, weights_file, mode, expect):
+@pytest.mark.parametrize("mode, expect, shape, dtype", [
+    ("P", "palette", (64, 64, 3), np.uint8), ("RGBA", "alpha", (64, 64, 4), np.uint8),
+    ("L", "uint8 0..255", (64, 64), np.uint8), ("I;16", "uint16 0..65535", (64, 64), np.uint16)])
+def test_cli_converted_images_are_reported(capsys, tmp_path, rgb_uint8, weights_file, mode, expect, shape, dtype):
     src = tmp_path / "in.png"
     im = Image.fromarray(rgb_uint8)
     if mode == "P":
@@ -162,7 +165,8 @@ def test_cli_converted_images_are_reported(capsys, tmp_path, rgb_uint8, weights_
     rc, _, err = run(capsys, src, tmp_path / "out.png", "--weights", weights_file, "--steps", 0)
     assert rc == 0, err
     assert f"note: {src}:" in err and expect in err
-    assert np.asarray(Image.open(tmp_path / "out.png")).shape == (64, 64, 3)
+    out = np.asarray(Image.open(tmp_path / "out.png"))
+    assert out.shape == shape and (out.dtype == dtype or mode == "I;16" and out.max() > 255)
 
 
 # ------------------------------------------------------------------ command: kernels

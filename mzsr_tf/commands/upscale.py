@@ -3,6 +3,11 @@
     python -m mzsr_tf.upscale INPUT OUTPUT [--scale {2,4}] [--subsampling {direct,bicubic}]
         [--kernel FILE|NAME] [--steps N] [--weights NAME|PATH] [--overwrite] [--seed N]
         [--method {mzsr,zssr,bicubic}] [--ensemble] [--zssr-iters N] [--compute-dtype {float32,bfloat16}]
+        [--max-memory SIZE] [--range minmax|LO,HI|pLO,HI] [--channels {gray,groups}] [--version]
+
+Depth, channels and range are kept: 16-bit in → 16-bit out, gray → gray, RGBA →
+RGBA (alpha bicubic), float and N-channel arrays (.npy, .tif) → the same dtype
+and range (:mod:`mzsr_tf.arrays`); large images go in tiles (:mod:`mzsr_tf.tiling`).
 
 Parses, checks every argument and output before loading a model, then calls
 the method registry (:mod:`mzsr_tf.methods`) image by image.
@@ -12,12 +17,13 @@ import os
 import sys
 import time
 
-from .. import methods
-from ..api import check_method, check_options, method_for, resolve_kernel, weights_mismatch
+from .. import arrays, methods, tiling
+from ..api import check_method, check_options, method_for, resolve_kernel, run_channels, weights_mismatch
 from ..cli import guarded
-from ..constants import DEFAULT_STEPS, MAX_STEPS, SCALES, SUBSAMPLINGS
+from ..constants import DEFAULT_STEPS, MAX_LR_PIXELS, MAX_STEPS, SCALES, SUBSAMPLINGS
 from ..errors import InputError
-from ..io import IMAGE_EXTENSIONS, check_output, check_size, read_image, write_image
+from ..io import (IMAGE_EXTENSIONS, OUTPUT_EXTENSIONS, check_output, check_size, check_writable, png_problem,
+                  read_array, write_array)
 
 
 # ---------------------------------------------------------------- command line
@@ -54,7 +60,7 @@ def build_parser():
         "output",
         metavar="OUTPUT",
         help="a .png file (or an existing folder) for one image; a folder (created if missing) for a folder, "
-        "one PNG per image with the same stem",
+        "one file per image with the same stem (.npy and .tif inputs keep their format, others become .png)",
     )
     p.add_argument("--scale", type=int, choices=SCALES, default=2, help="upscaling factor (default 2)")
     p.add_argument(
@@ -105,6 +111,17 @@ def build_parser():
         default="float32",
         help="precision of the convolutions (weights stay float32); bfloat16 is ~2x faster on CPUs with bf16 units",
     )
+    p.add_argument("--max-memory", default="1G", metavar="SIZE",
+                   help="memory for the network's activations, e.g. 2G or 800M (default 1G; the process needs "
+                   "~1 GB more plus 12·(1+s²) bytes per LR pixel): larger images are upscaled in tiles and "
+                   "adapted on random crops")
+    p.add_argument("--range", dest="value_range", default=None, metavar="minmax|LO,HI|pLO,HI",
+                   help="how data channels are mapped to [0, 1]: each by its min–max (default for float data "
+                   "outside [0, 1] and for other than 1, 3 or 4 channels), one LO,HI for all, or percentiles "
+                   "pLO,HI; 8/16-bit images keep their fixed range unless this is given")
+    p.add_argument("--channels", choices=("gray", "groups"), default="gray",
+                   help="data channels through the network one at a time as gray (default) or 3 at a time")
+    p.add_argument("--version", action="store_true", help="print the version and exit")
     return p
 
 
@@ -131,10 +148,12 @@ def plan(src, dst, overwrite=False):
     src, dst = os.fspath(src), os.fspath(dst)
     if not os.path.exists(src):
         raise InputError(f"{src}: input not found")
-    stem = lambda p: os.path.splitext(os.path.basename(p))[0] + ".png"  # noqa: E731
+    stem = lambda p: os.path.splitext(os.path.basename(p))[0] + output_extension(p)  # noqa: E731
     if not os.path.isdir(src):
         out = os.path.join(dst, stem(src)) if os.path.isdir(dst) else dst
-        check_output(out, overwrite)
+        check_output(out, overwrite, OUTPUT_EXTENSIONS)
+        if os.path.exists(out) and os.path.samefile(src, out):
+            raise InputError(f"{out}: OUTPUT is the input file; write the result elsewhere")
         return [(src, out)], False, 0
     if os.path.exists(dst) and not os.path.isdir(dst):
         raise InputError(f"{dst}: INPUT is a folder, so OUTPUT must be a folder, but this is a file")
@@ -153,6 +172,9 @@ def plan(src, dst, overwrite=False):
     blocked = [b for _, b in pairs if os.path.isdir(b)]
     if blocked:
         raise InputError(f"{blocked[0]}: output is a folder, not a file")
+    same = [a for a, b in pairs if os.path.exists(b) and os.path.samefile(a, b)]
+    if same:
+        raise InputError(f"{same[0]}: would be overwritten by its own result; choose another OUTPUT folder")
     existing = [b for _, b in pairs if os.path.exists(b)]
     if existing and not overwrite:
         shown = ", ".join(existing[:3]) + (f" and {len(existing) - 3} more" if len(existing) > 3 else "")
@@ -160,10 +182,26 @@ def plan(src, dst, overwrite=False):
     return pairs, True, len(names) - len(images)
 
 
+def output_extension(path):
+    """The output format for an input file: .npy and .tif(f) keep theirs (any dtype fits), others .png."""
+    ext = os.path.splitext(path)[1].lower()
+    return ext if ext in (".npy", ".tif", ".tiff") else ".png"
+
+
 def _say(message):
     from tqdm import tqdm
 
     tqdm.write(message, file=sys.stderr)
+
+
+def _prepare(src, out, image, scale, ksize, max_pixels, value_range):
+    """Reads (or takes) an input, checks its size and its output format: the data in [0, 1], spec, notes."""
+    a, notes = image if image is not None else read_array(src)
+    if out.lower().endswith(".png") and png_problem(a):
+        raise InputError(f"{out}: {png_problem(a)}")
+    x, spec, more = arrays.to_unit(a, value_range, source=src)
+    check_size(x.shape[0], x.shape[1], scale, ksize, source=src, max_pixels=max_pixels)
+    return x, spec, notes + more
 
 
 @guarded
@@ -176,48 +214,62 @@ def main(argv=None):
         return e.code or 0
     scale, steps = check_options(args.scale, args.steps, args.subsampling)
     check_method(args.method, args.zssr_iters)
+    budget = tiling.parse_memory(args.max_memory)
+    arrays.parse_range(args.value_range)
     pairs, folder, skipped = plan(args.input, args.output, args.overwrite)
     if skipped:
         _say(f"note: {args.input}: skipped {skipped} file(s) without an image extension")
-    first = None
-    if not folder:  # a bad image fails before the model is loaded
-        first = read_image(pairs[0][0])
+    if folder:
+        try:
+            os.makedirs(args.output, exist_ok=True)
+        except OSError as e:
+            raise InputError(f"{args.output}: cannot create the output folder ({e.strerror or e})") from None
+        check_writable(args.output)
     warn = lambda m: _say(m)  # noqa: E731
     kernel = resolve_kernel(args.kernel, warn=warn)
     ksize = None if kernel is None else kernel.shape
-    if first is not None:
-        check_size(first[0].shape[0], first[0].shape[1], scale, ksize, source=pairs[0][0])
+    name = method_for(args.method, args.ensemble)
+    method = methods.get(name)
+    max_pixels = None if method.tiles else MAX_LR_PIXELS
+    first = None
+    if not folder:  # a bad image fails before the model is loaded
+        first = _prepare(pairs[0][0], pairs[0][1], None, scale, ksize, max_pixels, args.value_range)
     if args.seed is not None:
         import keras
 
         keras.utils.set_random_seed(args.seed)
-    method = methods.get(method_for(args.method, args.ensemble))
+
+    from tqdm import tqdm
+
+    bar = lambda it: tqdm(it, unit="tile", disable=None, file=sys.stderr, leave=False)  # noqa: E731
     opts = methods.Options(scale=scale, kernel=kernel, subsampling=args.subsampling, steps=steps, weights=args.weights,
                            compute_dtype=None if args.compute_dtype == "float32" else args.compute_dtype,
                            zssr_iters=args.zssr_iters, zssr_ensemble=args.ensemble is not False,
-                           seed=0 if args.seed is None else args.seed)
+                           seed=0 if args.seed is None else args.seed, max_memory=budget, progress=bar)
     if method.uses_weights:  # loads them: a bad --weights fails before any image
         mismatch = weights_mismatch(opts)
         if mismatch:
             _say(f"warning: {mismatch}")
-    if folder:
-        os.makedirs(args.output, exist_ok=True)
-
-    from tqdm import tqdm
 
     times, failed = [], []
     for src, out in tqdm(pairs, unit="image", disable=None, file=sys.stderr, leave=False):
         t0 = time.perf_counter()
         try:
-            image, notes = first if first is not None else read_image(src)
+            x, spec, notes = first if first is not None else _prepare(src, out, None, scale, ksize, max_pixels,
+                                                                      args.value_range)
             first = None
             for note in notes:
                 _say(f"note: {src}: {note}")
-            check_size(image.shape[0], image.shape[1], scale, ksize, source=src)
-            sr = method.run(image, opts)
+            channel_bar = lambda it: tqdm(it, unit="channel", disable=None, file=sys.stderr, leave=False)  # noqa
+            sr = run_channels(name, x, spec, opts, args.channels, channel_bar if spec.kind == "data" else None)
+            for key, what in (("crops", "adapted on {1} random crops of {0}×{0} px"), ("tiles", "upscaled in {} tiles")):
+                if key in opts.notes:
+                    value = opts.notes.pop(key)
+                    _say(f"note: {src}: " + what.format(*(value if isinstance(value, tuple) else (value,))))
             for run in opts.notes.pop("zssr_runs", []):
                 _say(f"{src}: ZSSR {run['iterations']} iterations, stopped by {run['stopped']}")
-            write_image(out, sr, overwrite=args.overwrite)
+            write_array(out, arrays.from_unit(sr, spec), overwrite=args.overwrite,
+                        channels_first=any("channels-first" in n for n in notes))
         except InputError as e:
             if not folder:
                 raise
@@ -225,7 +277,6 @@ def main(argv=None):
             failed.append(src)
             continue
         times.append(time.perf_counter() - t0)
-
     if times:
         per = sum(times) / len(times)
         where = args.output if folder else pairs[0][1]

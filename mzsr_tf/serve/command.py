@@ -41,13 +41,38 @@ def build_parser():
     p.add_argument("--onnx-network-only", action="store_true",
                    help="ONNX of the bare network ILR -> ILR + f(ILR) instead")
     p.add_argument("--opset", type=int, default=None, help="ONNX opset, 17 or newer (default 17)")
-    p.add_argument("--force", action="store_true", help="write into a non-empty --out directory")
+    p.add_argument("--force", "--overwrite", action="store_true",
+                   help="write into a non-empty --out directory and replace an existing --onnx file")
+    p.add_argument("--version", action="store_true", help="print the version and exit")
     return p
+
+
+def check_destinations(out, onnx, force):
+    """Refuses --out/--onnx destinations that cannot or must not be written, before TensorFlow loads."""
+    from ..io import check_writable
+
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise InputError(f"{out}: exists and is not a directory")
+    if os.path.isdir(out) and os.listdir(out) and not force:
+        raise InputError(f"{out}: directory is not empty (pass --force to write into it)")
+    parent = os.path.dirname(os.path.abspath(out))
+    if os.path.isdir(parent):
+        check_writable(out if os.path.isdir(out) else parent)
+    if onnx:
+        if os.path.isdir(onnx):
+            raise InputError(f"{onnx}: is a directory; --onnx takes a file name")
+        if os.path.exists(onnx) and not force:
+            raise InputError(f"{onnx}: exists; pass --force (or --overwrite) to replace it")
+        folder = os.path.dirname(os.path.abspath(onnx))
+        if not os.path.isdir(folder):
+            raise InputError(f"{onnx}: directory {folder} does not exist")
+        check_writable(folder)
 
 
 @guarded
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    check_destinations(os.fspath(args.out), args.onnx, args.force)
     from .. import serve as serving, weights
 
     scale, subsampling = args.scale, args.subsampling
@@ -68,12 +93,6 @@ def main(argv=None):
     if opset < 17:
         raise InputError(f"--opset must be 17 or newer, got {opset}")
     out = os.fspath(args.out)
-    if os.path.exists(out) and not os.path.isdir(out):
-        raise InputError(f"{out}: exists and is not a directory")
-    if os.path.isdir(out) and os.listdir(out) and not args.force:
-        raise InputError(f"{out}: directory is not empty (pass --force to write into it)")
-    if args.onnx and os.path.isdir(args.onnx):
-        raise InputError(f"{args.onnx}: is a directory; --onnx takes a file name")
 
     model = weights.load_model(args.weights, scale, subsampling)
     params = [v.numpy() for v in model.trainable_variables]
@@ -93,9 +112,6 @@ def main(argv=None):
         outs = ", ".join(f"{k} {v}" for k, v in sig["outputs"].items())
         print(f"  {name}: {ins} -> {outs}")
     if args.onnx:
-        parent = os.path.dirname(os.path.abspath(args.onnx))
-        if not os.path.isdir(parent):
-            raise InputError(f"{args.onnx}: directory {parent} does not exist")
         info = serving.export_onnx(params, args.onnx, scale=scale, opset=opset,
                                    network_only=args.onnx_network_only)
         what = "ILR -> ILR + f(ILR)" if args.onnx_network_only else f"LR -> SR x{scale}, clipped to [0, 1]"
