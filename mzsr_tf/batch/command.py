@@ -75,9 +75,10 @@ def _pipeline_options(beam_args):
     if not any(a.startswith("--default_sdk_harness_log_level") for a in beam_args):
         # Worker processes (multi-processing, portable runners) otherwise log every bundle at INFO.
         beam_args = [*beam_args, "--default_sdk_harness_log_level=WARNING"]
-    stray = [a for a in beam_args if not a.startswith("-")]
-    if stray:
-        raise InputError(f"unexpected argument {stray[0]!r} (options are --name=value)")
+    for before, arg in zip([""] + beam_args, beam_args):
+        # A bare word is the value of a preceding "--name" (as in "--runner DataflowRunner"), else stray.
+        if not arg.startswith("-") and not (before.startswith("--") and "=" not in before):
+            raise InputError(f"unexpected argument {arg!r}")
     err = io.StringIO()
     try:
         with contextlib.redirect_stderr(err):
@@ -144,8 +145,11 @@ def main(argv=None):
     if not 0 <= args.steps <= max_steps:
         raise InputError(f"--steps must be between 0 and {max_steps}, got {args.steps}")
 
-    pattern, base, folder = files.plan_input(args.input)
-    output = args.output.rstrip("/") or "/"
+    def absolute(path):  # so "x2" inside "./scans" is recognised as the output folder whatever the spelling
+        return os.path.abspath(path) + ("/" if path.endswith("/") else "") if files.is_local(path) else path
+
+    pattern, base, folder = files.plan_input(absolute(args.input))
+    output = absolute(args.output).rstrip("/") or "/"
     if files.is_local(output) and os.path.exists(output) and not os.path.isdir(output):
         raise InputError(f"{output}: exists and is not a folder")
     dead_letter = args.dead_letter or files.join(output, DEAD_LETTER_NAME)

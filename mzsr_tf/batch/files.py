@@ -94,7 +94,10 @@ class _Staged:
     def __enter__(self):
         if self.local is None:
             fd, self._tmp = tempfile.mkstemp(suffix=os.path.splitext(self.path)[1].lower())
-            with os.fdopen(fd, "wb") as out, _fs().open(self.path) as src:
+            from apache_beam.io.filesystem import CompressionTypes
+
+            # Byte for byte: Beam would otherwise inflate a name ending in .gz or .bz2.
+            with os.fdopen(fd, "wb") as out, _fs().open(self.path, compression_type=CompressionTypes.UNCOMPRESSED) as src:
                 shutil.copyfileobj(src, out)
             self.local = self._tmp
         return self.local

@@ -7,6 +7,7 @@ exported on the worker from weights carried inside the handler, so workers need
 only the installed package, never a copy of the weights file or SavedModel.
 """
 import atexit
+import os
 import shutil
 import tempfile
 import time
@@ -26,6 +27,28 @@ class Example(NamedTuple):
     image: np.ndarray
     kernel: np.ndarray
     steps: int
+
+
+def _local_copy(model_dir):
+    """``model_dir`` itself when local, else a local copy made through Beam's filesystems.
+
+    TensorFlow reads only the filesystems compiled into it; Beam's (gs://,
+    s3://, ...) are the ones the pipeline was started with, so copy through them.
+    """
+    from apache_beam.io.filesystem import CompressionTypes
+    from apache_beam.io.filesystems import FileSystems
+
+    if FileSystems.get_scheme(model_dir) is None:
+        return model_dir
+    root = model_dir.rstrip("/") + "/"
+    out = tempfile.mkdtemp(prefix="mzsr_batch_model_")
+    atexit.register(shutil.rmtree, out, True)
+    for m in FileSystems.match([root + "**"])[0].metadata_list:
+        dst = os.path.join(out, *m.path[len(root):].split("/"))
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        with FileSystems.open(m.path, compression_type=CompressionTypes.UNCOMPRESSED) as src, open(dst, "wb") as f:
+            shutil.copyfileobj(src, f)
+    return out
 
 
 class ServingModelHandler(ModelHandler):
@@ -65,7 +88,9 @@ class ServingModelHandler(ModelHandler):
         """The loaded SavedModel (kept whole: its signatures hold references to its variables)."""
         import tensorflow as tf
 
-        return tf.saved_model.load(self._model_dir or self._export())
+        if self._model_dir is None:
+            return tf.saved_model.load(self._export())
+        return tf.saved_model.load(_local_copy(self._model_dir))
 
     def run_inference(self, batch, model, inference_args=None):
         """Adapts and upscales each :class:`Example`; the inference is the SR image uint8 [sH, sW, 3]."""
