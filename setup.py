@@ -19,6 +19,8 @@ setup(
         "numpy>=1.26",
         "scipy>=1.11",
         "pillow>=10",
+        "tifffile==2026.3.3",
+        "pypng==0.20220715.0",
         "h5py>=3.10",
         "pyyaml>=6",
         "tqdm>=4.66",

@@ -133,3 +133,45 @@ def ssim(a, b, crop_border=0, y_channel=True, peak=255.0, round_y=True, k1=0.01,
     if a.ndim == 2:
         return float(np.mean(ssim_map(a, b, peak, k1, k2, window, sigma)))
     return float(np.mean([np.mean(ssim_map(a[..., i], b[..., i], peak, k1, k2, window, sigma)) for i in range(a.shape[-1])]))
+
+
+def data_peak(reference):
+    """The PSNR peak of data like ``reference``: 255 for uint8, 65535 for uint16, else its value range (max − min)."""
+    r = np.asarray(reference)
+    if np.issubdtype(r.dtype, np.integer):
+        return float(np.iinfo(r.dtype).max)
+    return float(np.max(r) - np.min(r))
+
+
+def psnr_channels(a, b, crop_border=0, peak=None):
+    """PSNR in dB of each channel on the data's own scale (16-bit, float or N-channel data).
+
+    Args:
+      a: result, H×W or H×W×C of any numeric dtype.
+      b: reference of the same shape.
+      crop_border: pixels shaved on each side.
+      peak: one peak for all channels, or None: per channel :func:`data_peak` of
+        the reference channel (65535 for uint16, the channel's range for floats).
+
+    Returns:
+      list of floats, one per channel (inf where a channel is identical, NaN
+      where the reference channel is constant and no ``peak`` is given).
+    """
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape:
+        raise ValueError(f"image shapes differ: {a.shape} vs {b.shape}")
+    if a.ndim == 2:
+        a, b = a[..., None], b[..., None]
+    c = int(crop_border)
+    if c:
+        a, b = a[c:-c, c:-c], b[c:-c, c:-c]
+    out = []
+    for i in range(a.shape[-1]):
+        ref = b[..., i]
+        top = float(peak) if peak is not None else data_peak(ref.astype(b.dtype))
+        mse = float(np.mean((a[..., i].astype(np.float64) - ref.astype(np.float64)) ** 2))
+        if mse == 0.0:
+            out.append(math.inf)
+        else:  # a constant reference channel has no range to measure against: NaN, not a number of dB
+            out.append(10.0 * math.log10(top * top / mse) if top > 0 else math.nan)
+    return out

@@ -115,3 +115,20 @@ def test_shape_mismatch_and_too_small():
         psnr(np.zeros((4, 4, 3)), np.zeros((4, 5, 3)))
     with pytest.raises(ValueError):
         ssim(np.zeros((10, 10, 3)), np.zeros((10, 10, 3)))
+
+
+def test_psnr_channels_peaks_golden():
+    from mzsr_tf.metrics import data_peak, psnr_channels
+
+    a = np.zeros((4, 4), np.uint16)
+    b = a.copy()
+    b[0, 0] = 65535  # MSE = 65535²/16, so PSNR = 10·log10(16) with peak 65535
+    assert data_peak(b) == 65535.0
+    assert psnr_channels(a, b) == pytest.approx([12.041199826559248])
+    f = np.zeros((4, 4, 2))
+    f[..., 0] = np.linspace(0, 2, 16).reshape(4, 4)  # range 2
+    f[..., 1] = 7.0
+    g = f + 0.2  # error 0.2 everywhere
+    p = psnr_channels(g, f)
+    assert p[0] == pytest.approx(20.0) and math.isnan(p[1])  # constant reference: no range
+    assert psnr_channels(g, f, peak=2.0)[1] == pytest.approx(20.0)

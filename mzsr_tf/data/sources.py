@@ -27,10 +27,10 @@ def list_images(dirs):
 
 
 def read_rgb_uint8(path):
-    from PIL import Image
+    """An image file as uint8 H×W×3 through the package's one reader (:func:`mzsr_tf.io.read_image`)."""
+    from ..io import read_image
 
-    with Image.open(path) as im:
-        return np.asarray(im.convert("RGB"), np.uint8)
+    return read_image(path, mode="uint8")[0]
 
 
 def load_images(paths, min_side, warn=print):

@@ -90,26 +90,27 @@ def prepare(name, scenario, ctx):
         ctx.info.setdefault((name, scenario.name), {})["weights"] = os.path.basename(str(w))
 
 
-def read_hr(path):
-    """Reads an image file as HxWx3 uint8 RGB (grayscale is replicated to 3 channels).
+def read_hr(path, warn=None):
+    """Reads an image file as HxWx3 uint8 RGB through :func:`mzsr_tf.io.read_array` (the one reader).
+
+    16-bit files are brought to 8 bits (÷257) and grayscale replicated, each said
+    through ``warn``: the protocol's LR inputs are 8-bit (:mod:`mzsr_tf.scenarios`).
 
     Returns:
-      (image, gray): gray is True for a single-channel file (mode L / LA / 1).
+      (image, gray): gray is True for a single-channel file.
 
     Raises:
-      InputError: not a readable 8-bit image.
+      InputError: not a readable image.
     """
-    from PIL import Image, UnidentifiedImageError
+    from ..io import read_array, to_rgb_uint8
 
-    try:
-        with Image.open(path) as im:
-            if im.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
-                raise InputError(f"{path}: unsupported image mode {im.mode} (8-bit images only)")
-            return np.asarray(im.convert("RGB"), dtype=np.uint8), im.mode in ("L", "LA", "1")
-    except InputError:
-        raise
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
-        raise InputError(f"{path}: not a readable image ({type(e).__name__})") from None
+    a, notes = read_array(path)
+    gray = a.ndim == 2 or a.shape[-1] == 1
+    image, more = to_rgb_uint8(a, source=os.fspath(path))
+    for note in notes + [n for n in more if not n.startswith("grayscale")]:
+        if warn:
+            warn(f"{path}: {note}")
+    return image, gray
 
 
 def list_images(hr_dir, warn):
@@ -133,7 +134,7 @@ def list_images(hr_dir, warn):
     images, skipped = [], []
     for n in names:
         try:
-            images.append((n, *read_hr(os.path.join(hr_dir, n))))
+            images.append((n, *read_hr(os.path.join(hr_dir, n), warn)))
         except InputError as e:
             warn(f"skipping {e}")
             skipped.append(n)
