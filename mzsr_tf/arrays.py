@@ -15,8 +15,8 @@ range. Ranges:
 Channels: RGB goes through the network as RGB; gray as gray replicated ×3 (the
 mean of the 3 outputs kept); RGBA as RGB, its alpha upscaled with bicubic and
 re-attached; data channels one by one as gray (``channels='gray'``, the
-default: measured better than groups of 3, see README "Scientific arrays") or in
-groups of 3 (``'groups'``). A constant channel is returned as that constant;
+default: each channel adapted on itself, no cross-channel mixing) or in groups
+of 3 (``'groups'``, a third of the runs; compare with bench/multichannel.py). A constant channel is returned as that constant;
 NaN or Inf is refused.
 """
 import dataclasses
