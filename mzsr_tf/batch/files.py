@@ -13,7 +13,7 @@ import uuid
 import numpy as np
 
 from ..errors import InputError
-from ..io import IMAGE_EXTENSIONS, read_image, to_uint8
+from ..io import IMAGE_EXTENSIONS, as_image_array, read_array, to_uint8
 
 GLOB_CHARS = "*?["
 KERNEL_EXTENSIONS = (".npy", ".mat", ".png", ".pgm", ".tif", ".tiff", ".bmp")
@@ -111,22 +111,11 @@ class _Staged:
         return InputError(str(e).replace(self._tmp, self.path)) if self._tmp else e
 
 
-def _bit_depth(local):
-    """16 when the file holds 16-bit samples, else 8."""
-    if local.lower().endswith(".npy"):
-        return 16 if np.load(local, mmap_mode="r", allow_pickle=False).dtype == np.uint16 else 8
-    from PIL import Image
-
-    with Image.open(local) as im:
-        raw = str(im.tile[0].args if im.tile else "")
-        return 16 if im.mode.startswith("I;16") or im.mode == "I" or ";16" in raw else 8
-
-
 def decode(path):
-    """Reads an image as uint8 H×W×3 (what the SavedModel takes) and its bit depth.
+    """Reads an image as uint8 H×W×3 (what the SavedModel takes) and its stored bit depth.
 
     Args:
-      path: local or remote image file (any format ``mzsr_tf.io.read_image`` reads).
+      path: local or remote image file (any format ``mzsr_tf.io.read_array`` reads).
 
     Returns:
       (image, bits): uint8 [H, W, 3], and 16 for 16-bit inputs, else 8.
@@ -137,11 +126,11 @@ def decode(path):
     staged = _Staged(path)
     try:
         with staged as local:
-            image, _ = read_image(local)
-            bits = _bit_depth(local)
+            stored, _ = read_array(local)
+        image, _, _ = as_image_array(stored, source=path)
     except InputError as e:
         raise staged.rename_error(e) from None
-    return to_uint8(image), bits
+    return to_uint8(image), 16 if stored.dtype == np.uint16 else 8
 
 
 def load_kernel_file(path, warn=None):
