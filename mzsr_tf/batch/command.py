@@ -15,6 +15,7 @@ import argparse
 import contextlib
 import io
 import json
+import logging
 import os
 import sys
 
@@ -127,10 +128,13 @@ def main(argv=None):
         args, beam_args = build_parser().parse_known_args(argv)
     except SystemExit as e:  # --help
         return e.code or 0
+    logging.disable(logging.WARNING)  # Beam's import warns about optional Google Cloud clients
     try:
         import apache_beam  # noqa: F401
     except ImportError:
         raise InputError("Apache Beam is not installed: pip install -e \".[beam]\"") from None
+    finally:
+        logging.disable(logging.NOTSET)
     from . import files
 
     options = _pipeline_options(beam_args)
