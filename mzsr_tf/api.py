@@ -36,23 +36,35 @@ def check_options(scale, steps, subsampling):
     return int(scale), int(steps)
 
 
-def resolve_kernel(kernel, warn=None):
-    """The blur kernel as a validated float32 array, or None for no blur.
+ESTIMATE = "estimate"  # --kernel estimate: each image's kernel estimated from the image (mzsr_tf.estimate)
+
+
+def resolve_kernel(kernel, warn=None, scale=2, subsampling="direct"):
+    """The blur kernel as a validated float32 array, None for no blur, or ``ESTIMATE``.
 
     Args:
       kernel: None; a 2-D array; a file path (.npy, .mat with key ``kernel`` or
-        ``Kernel``, grayscale image); or a paper scenario name ('g0.2', 'g2.0',
-        'g1.3', 'gani') when no file of that name exists.
+        ``Kernel``, grayscale image); a paper scenario name ('g0.2', 'g2.0',
+        'g1.3', 'gani') when no file of that name exists; or 'estimate' (then
+        :func:`kernel_for_image` estimates it per image).
       warn: called with a message when the kernel is renormalised.
+      scale, subsampling: what 'estimate' must have an estimator for.
 
     Raises:
-      InputError: unreadable file or invalid kernel (see ``kernels.validate_kernel``).
+      InputError: unreadable file, invalid kernel (see ``kernels.validate_kernel``),
+        or no estimator for (scale, subsampling).
     """
     if kernel is None:
         return None
+    if isinstance(kernel, str) and kernel == ESTIMATE and not os.path.exists(kernel):
+        from .estimate import check_options
+
+        check_options(scale, subsampling)
+        return ESTIMATE
     if isinstance(kernel, (str, os.PathLike)) and not os.path.exists(kernel) and os.fspath(kernel) not in KERNEL_NAMES:
         # said before TensorFlow loads (importing kernels does)
-        raise InputError(f"{os.fspath(kernel)}: no such kernel file, nor a kernel name; names: {', '.join(KERNEL_NAMES)}")
+        names = ", ".join(KERNEL_NAMES + (ESTIMATE,))
+        raise InputError(f"{os.fspath(kernel)}: no such kernel file, nor a kernel name; names: {names}")
     from . import kernels
 
     if isinstance(kernel, (str, os.PathLike)):
@@ -61,6 +73,27 @@ def resolve_kernel(kernel, warn=None):
             return kernels.named_kernel(name)
         return kernels.load_kernel(name, warn=warn)
     return kernels.validate_kernel(kernel, source="kernel", warn=warn)
+
+
+def kernel_for_image(kernel, x, scale, subsampling, notes=None):
+    """The kernel one image runs with: ``kernel`` itself, or for ``ESTIMATE`` the one estimated from ``x``.
+
+    Args:
+      kernel: what :func:`resolve_kernel` returned.
+      x: the image as float H×W×C in [0, 1] (gray and N-channel data are estimated on their mean).
+      notes: a list that gets a line on the estimate.
+    """
+    if not (isinstance(kernel, str) and kernel == ESTIMATE):
+        return kernel
+    from .estimate import estimate_kernel
+
+    x = np.asarray(x, np.float32)
+    if x.ndim == 2 or x.shape[2] != 3:
+        x = np.repeat(x.reshape(x.shape[0], x.shape[1], -1).mean(-1, keepdims=True), 3, -1)
+    k, info = estimate_kernel(x, scale, subsampling, return_info=True)
+    if notes is not None:
+        notes.append(f"estimated kernel: Gaussian with variances {info['lambda1']:.2f} and {info['lambda2']:.2f}")
+    return k
 
 
 def upscale(array, scale=2, kernel=None, steps=DEFAULT_STEPS, subsampling="direct", weights=None,
@@ -105,7 +138,9 @@ def upscale(array, scale=2, kernel=None, steps=DEFAULT_STEPS, subsampling="direc
     for note in notes:
         if not note.startswith("values:"):
             warnings.warn(f"array: {note}", stacklevel=2)
-    k = resolve_kernel(kernel, warn=lambda m: warnings.warn(m.removeprefix("warning: "), stacklevel=3))
+    k = resolve_kernel(kernel, warn=lambda m: warnings.warn(m.removeprefix("warning: "), stacklevel=3),
+                       scale=scale, subsampling=subsampling)
+    k = kernel_for_image(k, x, scale, subsampling)
     name = method_for(method, ensemble)
     check_size(x.shape[0], x.shape[1], scale, None if k is None else k.shape, source="array",
                max_pixels=None if methods.get(name).tiles else MAX_LR_PIXELS)

@@ -18,9 +18,10 @@ import sys
 import time
 
 from .. import arrays, methods, tiling
-from ..api import check_method, check_options, method_for, resolve_kernel, run_channels, weights_mismatch
+from ..api import (check_method, check_options, kernel_for_image, method_for, resolve_kernel, run_channels,
+                   weights_mismatch)
 from ..cli import guarded
-from ..constants import DEFAULT_STEPS, MAX_LR_PIXELS, MAX_STEPS, SCALES, SUBSAMPLINGS
+from ..constants import DEFAULT_STEPS, KERNEL_SIZE, MAX_LR_PIXELS, MAX_STEPS, SCALES, SUBSAMPLINGS
 from ..errors import InputError
 from ..io import (IMAGE_EXTENSIONS, OUTPUT_EXTENSIONS, check_output, check_size, check_writable, png_problem,
                   read_array, write_array)
@@ -72,8 +73,9 @@ def build_parser():
     p.add_argument(
         "--kernel",
         metavar="FILE|NAME",
-        help="blur kernel of the input: .npy, .mat (key 'kernel' or 'Kernel'), a grayscale image, or one of "
-        "g0.2, g2.0, g1.3, gani; default: no blur",
+        help="blur kernel of the input: .npy, .mat (key 'kernel' or 'Kernel'), a grayscale image, one of "
+        "g0.2, g2.0, g1.3, gani, or 'estimate' (estimated from each image: for real photos whose blur is "
+        "unknown; x2 direct); default: no blur",
     )
     p.add_argument(
         "--steps",
@@ -226,8 +228,8 @@ def main(argv=None):
             raise InputError(f"{args.output}: cannot create the output folder ({e.strerror or e})") from None
         check_writable(args.output)
     warn = lambda m: _say(m)  # noqa: E731
-    kernel = resolve_kernel(args.kernel, warn=warn)
-    ksize = None if kernel is None else kernel.shape
+    kernel = resolve_kernel(args.kernel, warn=warn, scale=scale, subsampling=args.subsampling)
+    ksize = None if kernel is None else (KERNEL_SIZE, KERNEL_SIZE) if isinstance(kernel, str) else kernel.shape
     name = method_for(args.method, args.ensemble)
     method = methods.get(name)
     max_pixels = None if method.tiles else MAX_LR_PIXELS
@@ -242,7 +244,7 @@ def main(argv=None):
     from tqdm import tqdm
 
     bar = lambda it: tqdm(it, unit="tile", disable=None, file=sys.stderr, leave=False)  # noqa: E731
-    opts = methods.Options(scale=scale, kernel=kernel, subsampling=args.subsampling, steps=steps, weights=args.weights,
+    opts = methods.Options(scale=scale, kernel=None if isinstance(kernel, str) else kernel, subsampling=args.subsampling, steps=steps, weights=args.weights,
                            compute_dtype=None if args.compute_dtype == "float32" else args.compute_dtype,
                            zssr_iters=args.zssr_iters, zssr_ensemble=args.ensemble is not False,
                            seed=0 if args.seed is None else args.seed, max_memory=budget, progress=bar)
@@ -258,6 +260,7 @@ def main(argv=None):
             x, spec, notes = first if first is not None else _prepare(src, out, None, scale, ksize, max_pixels,
                                                                       args.value_range)
             first = None
+            opts.kernel = kernel_for_image(kernel, x, scale, args.subsampling, notes)
             for note in notes:
                 _say(f"note: {src}: {note}")
             channel_bar = lambda it: tqdm(it, unit="channel", disable=None, file=sys.stderr, leave=False)  # noqa

@@ -39,37 +39,12 @@ def make_rk_lr(hr, name, scale=2):
     return hr, to_uint8(ops.convert_to_numpy(lr)[0]), k
 
 
-def _bicubic(lr, scale):
-    from keras import ops
+def _run(method, lr, scale, kernel, subsampling, steps, weights):
+    """A registry method (:mod:`mzsr_tf.methods`) on a uint8 LR image; uint8 SR."""
+    from .. import methods
 
-    from ..resize import imresize
-
-    return to_uint8(ops.convert_to_numpy(imresize(lr[None].astype(np.float32) / 255.0, float(scale)))[0])
-
-
-_PARAMS = {}
-
-
-def _params(weights, scale, subsampling, blurred):
-    """The SR weights ``upscale`` would pick (shipped default for the case), cached per file."""
-    from ..model import get_params
-    from ..weights import load_model, resolve
-
-    path = resolve(weights, scale, subsampling, blurred=blurred)
-    if path not in _PARAMS:
-        _PARAMS[path] = get_params(load_model(path, scale, subsampling))
-    return _PARAMS[path]
-
-
-def _mzsr(lr, scale, kernel, subsampling, steps, weights):
-    from keras import ops
-
-    from ..adapt import step_size_schedule, zero_shot_sr
-    params = _params(weights, scale, subsampling, kernel is not None)
-    sizes = tuple(step_size_schedule(steps, subsampling, scale))
-    sr = zero_shot_sr(params, lr[None].astype(np.float32) / 255.0, scale, kernel=kernel,
-                      subsampling=subsampling, step_sizes=sizes)
-    return to_uint8(ops.convert_to_numpy(sr)[0])
+    opts = methods.Options(scale=scale, kernel=kernel, subsampling=subsampling, steps=steps, weights=weights)
+    return to_uint8(methods.get(method).run(lr.astype(np.float32) / 255.0, opts))
 
 
 def blind_table(hr_images, scenario=RK, steps=10, weights=None, log=None):
@@ -106,10 +81,10 @@ def blind_table(hr_images, scenario=RK, steps=10, weights=None, log=None):
         for m in methods:
             t0 = time.perf_counter()
             if m == "bicubic":
-                sr, kerr = _bicubic(lr, scale), None
+                sr, kerr = _run("bicubic", lr, scale, None, subsampling, steps, weights), None
             else:
                 k = None if "no kernel" in m else est if "estimated" in m else truth
-                sr = _mzsr(lr, scale, k, subsampling, steps, weights)
+                sr = _run("mzsr", lr, scale, k, subsampling, steps, weights)
                 kerr = None if k is None or truth is None else kernel_error(k, truth)
             seconds = time.perf_counter() - t0 + (t_est if "estimated" in m else 0.0)
             per[m].append({"image": os.path.basename(name), "psnr": psnr(sr, hr, scale), "ssim": ssim(sr, hr, scale),

@@ -16,6 +16,8 @@ from ..cli import guarded
 from ..errors import InputError
 from ..scenarios import DEFAULT_KERNEL_SIZE, PAPER_SCENARIOS, get_scenario
 from .paper_tables import print_comparison
+
+RK = "rk"
 from .protocol import (EvalContext, _fit, _jsonable, columns, describe, evaluate_scenario, format_table, list_images,
                        method_name)
 
@@ -32,8 +34,13 @@ def build_parser():
         nargs="+",
         required=True,
         metavar="NAME",
-        help=f"one or more of {', '.join(PAPER_SCENARIOS)} (any base with a suffix x2/x3/x4, e.g. ganix4)",
+        help=f"one or more of {', '.join(PAPER_SCENARIOS)} (any base with a suffix x2/x3/x4, e.g. ganix4), or "
+        "'rk': each image blurred with its own random noisy anisotropic kernel, direct x2, evaluated without "
+        "the kernel (bicubic; MZSR with no, estimated and true kernel)",
     )
+    p.add_argument("--kernel", choices=("given", "estimate"), default="given",
+                   help="'estimate': MZSR also runs with the kernel estimated from each LR image, beside the "
+                   "given one (blind rows, as for 'rk')")
     p.add_argument("--method", nargs="+", default=["mzsr"], metavar="NAME", help="one or more methods (default: mzsr); known: " + ", ".join(methods.REGISTRY))
     p.add_argument("--steps", nargs="+", type=int, default=[0, 1, 10], help="adaptation steps for step-based methods (default: 0 1 10)")
     p.add_argument("--weights", default=None, help="shipped weights name or .weights.h5 path (default: shipped for the scenario's scale and subsampling)")
@@ -56,7 +63,7 @@ def build_parser():
 
 
 def _check_args(args):
-    scenarios = [get_scenario(s) for s in dict.fromkeys(args.scenario)]
+    scenarios = [get_scenario(s) for s in dict.fromkeys(args.scenario) if s != RK]
     names = list(dict.fromkeys(args.method))
     for m in names:
         methods.get(m)
@@ -143,7 +150,11 @@ def main(argv=None):
         for label, m, n in cols:
             entry["columns"][label] = {"method": m, "steps": n, **ctx.info.get((m, sc.name), {}), **results[label]}
         report["scenarios"][sc.name] = entry
-    print_comparison(report, scenarios, images, cols, ctx, args)
+    blind = ([RK] if RK in args.scenario else []) + ([sc.name for sc in scenarios] if args.kernel == "estimate" else [])
+    if blind:
+        report["blind"] = blind_rows(blind, images, max(args.steps), args.weights, warn)
+    if scenarios:
+        print_comparison(report, scenarios, images, cols, ctx, args)
     if args.json:
         tmp = args.json + ".tmp"
         with open(tmp, "w") as f:
@@ -156,3 +167,16 @@ def main(argv=None):
     return 0
 
 
+
+
+def blind_rows(names, images, steps, weights, warn):
+    """Evaluation without the kernel (:func:`mzsr_tf.estimate.blind.blind_table`): prints and returns the rows."""
+    from ..estimate.blind import blind_table, format_rows
+
+    out = {}
+    for name in names:
+        rows = blind_table([(n, im) for n, im, _ in images], name, steps=steps, weights=weights, log=None)
+        print(format_rows(rows, f"{name}, {steps} steps"))
+        print(flush=True)
+        out[name] = rows
+    return out
