@@ -28,7 +28,8 @@ def guarded(main):
     """Turns user errors into one line on stderr and exit status 2, never a traceback.
 
     Catches :class:`InputError` (bad image, kernel, argument, output path) and
-    KeyboardInterrupt (exit 130). Programming errors still raise. ``--version``
+    KeyboardInterrupt (exit 130); argparse's exits become the return value.
+    Programming errors still raise. ``--version``
     prints the package version and exits 0 for every command, before parsing.
     """
 
@@ -44,6 +45,8 @@ def guarded(main):
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             return 130
+        except SystemExit as e:  # argparse's --help (and its own usage errors) end here
+            return e.code if isinstance(e.code, int) else 0
 
     return wrapper
 

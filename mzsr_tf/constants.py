@@ -10,3 +10,4 @@ MAX_KERNEL_SIDE = 64  # largest blur kernel side
 SUM_TOLERANCE = 0.1  # a kernel summing within ±10 % of 1 is renormalised, else refused
 KERNEL_SIZE = 15  # side of the Eq. 3 kernels of p(k) and of the benchmark scenarios
 KERNEL_NAMES = ("g0.2", "g2.0", "g1.3", "gani")  # the paper's scenario kernels (kernels.NAMED), known without TensorFlow
+ONNX_OPSET = 17  # the ONNX export's default opset (tf2onnx 1.17)

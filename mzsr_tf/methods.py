@@ -136,11 +136,11 @@ def load_params(weights=None, scale=2, subsampling="direct", blurred=True):
 
 
 def _mzsr_inputs(lr, options):
-    from .adapt import step_size_schedule
+    from .weights import step_sizes
 
     params, name = load_params(options.weights, options.scale, options.subsampling, options.kernel is not None)
     options.notes["weights"] = os.path.basename(str(name))
-    sizes = step_size_schedule(options.steps, options.subsampling, options.scale)
+    sizes = step_sizes(name, options.steps, options.subsampling, options.scale)
     return params, lr[None], sizes
 
 
@@ -206,7 +206,7 @@ def zssr(lr, options):
     sr, info = run_zssr(np.asarray(lr, np.float32)[None], options.scale, options.kernel, options.subsampling, cfg,
                         seed=options.seed)
     options.notes.setdefault("zssr_runs", []).append(
-        {k: info[k] for k in ("iterations", "stopped", "final_lr", "total_seconds")})
+        {k: info[k] for k in ("iterations", "stopped", "final_rate", "total_seconds")})
     return _numpy(sr)
 
 

@@ -60,22 +60,25 @@ from .train.optim import adam_init, adam_update
 class ZSSRConfig:
     """ZSSR hyper-parameters (defaults as in the ZSSR paper's released configuration)."""
 
+    # when to stop: the iteration cap, or the rate falling below its floor
     max_iters: int = 3000
     learning_rate: float = 1e-3
     min_learning_rate: float = 9e-6
+    # the rate policy: every check_every its, a line fitted to the reconstruction errors of the
+    # last slope_range its (measured every test_every); divide by 10 when it no longer falls clearly
     min_iters: int = 256
     check_every: int = 60
     test_every: int = 50
     slope_range: int = 256
     change_ratio: float = 1.5
+    # what each iteration sees: one crop of a father drawn by area
     crop_size: int = 128
     father_scales: tuple = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5)
+    # the output stage
     ensemble: bool = True
     back_projection_iters: int = 10
+    # the network (Adam keeps its usual β1 0.9, β2 0.999, ε 1e-8: train.optim's defaults)
     init_variance: float = 0.1
-    beta1: float = 0.9
-    beta2: float = 0.999
-    epsilon: float = 1e-8
     compute_dtype: str = None
 
 
@@ -157,19 +160,19 @@ class LRPolicy:
     """ZSSR's error-driven learning-rate schedule (the rule is in the module docstring).
 
     Call :meth:`record` with each reconstruction error, :meth:`step` once per
-    iteration (after it ran); read :attr:`lr` and :attr:`done`.
+    iteration (after it ran); read :attr:`rate` and :attr:`done`.
     """
 
     def __init__(self, config=None):
         self.config = config or ZSSRConfig()
-        self.lr = float(self.config.learning_rate)
+        self.rate = float(self.config.learning_rate)
         self.last_change = 0
         self.changes = []  # iterations at which the rate dropped
         self.errors = []  # (iteration, reconstruction error)
 
     @property
     def done(self):
-        return self.lr < self.config.min_learning_rate
+        return self.rate < self.config.min_learning_rate
 
     def record(self, iteration, error):
         self.errors.append((int(iteration), float(error)))
@@ -200,7 +203,7 @@ class LRPolicy:
             return False
         b, std = fit
         if -c.change_ratio * b < std:
-            self.lr /= 10.0
+            self.rate /= 10.0
             self.last_change = iteration
             self.changes.append(iteration)
             return True
@@ -212,13 +215,13 @@ class LRPolicy:
 def _train_step_fn(scale, subsampling, config):
     dt = config.compute_dtype
 
-    def run(params, opt, lr, crop, kernel):
+    def run(params, opt, rate, crop, kernel):
         x = son_input(crop, scale, kernel, subsampling)
         loss, grads = backend.value_and_grad(l1_loss, params, x, crop, dt)
-        params, opt = adam_update(params, grads, opt, lr, config.beta1, config.beta2, config.epsilon)
+        params, opt = adam_update(params, grads, opt, rate)
         return loss, params, opt
 
-    key = ("zssr_train", scale, subsampling, config.beta1, config.beta2, config.epsilon, dt or "float32")
+    key = ("zssr_train", scale, subsampling, dt or "float32")
     return backend.cached_compile(key, lambda: run)
 
 
@@ -257,12 +260,12 @@ def train(lr, scale=2, kernel=None, subsampling="direct", config=None, seed=0, p
       config: :class:`ZSSRConfig`.
       seed: seeds the initialisation and every random draw.
       params: optional starting weights (default: :func:`init_params` (seed)).
-      progress: optional callable(iteration, loss, lr) called every test_every iterations.
+      progress: optional callable(iteration, loss, learning rate) called every test_every iterations.
       on_test: optional callable(iteration, params), same schedule (e.g. to measure PSNR on the way).
 
     Returns:
       params, and a dict with 'losses' (per iteration), 'errors' [(iteration,
-      reconstruction MSE)], 'lr_changes', 'iterations', 'final_lr', 'stopped'
+      reconstruction MSE)], 'rate_changes', 'iterations', 'final_rate', 'stopped'
       ('lr_floor' or 'max_iters') and 'seconds'.
     """
     config = config or ZSSRConfig()
@@ -286,12 +289,12 @@ def train(lr, scale=2, kernel=None, subsampling="direct", config=None, seed=0, p
             stopped = "lr_floor"
             break
         crop, _ = sample_crop(fathers, probs, config.crop_size, scale, rng)
-        loss, params, opt = step(params, opt, ops.convert_to_tensor(policy.lr, "float32"), ops.convert_to_tensor(crop), k)
+        loss, params, opt = step(params, opt, ops.convert_to_tensor(policy.rate, "float32"), ops.convert_to_tensor(crop), k)
         losses.append(float(loss))
         if (it + 1) % config.test_every == 0:
             policy.record(it, float(rec(params, lr, k)))
             if progress is not None:
-                progress(it + 1, losses[-1], policy.lr)
+                progress(it + 1, losses[-1], policy.rate)
             if on_test is not None:
                 on_test(it + 1, params)
         policy.step(it)
@@ -300,9 +303,9 @@ def train(lr, scale=2, kernel=None, subsampling="direct", config=None, seed=0, p
     history = {
         "losses": losses,
         "errors": policy.errors,
-        "lr_changes": policy.changes,
+        "rate_changes": policy.changes,
         "iterations": len(losses),
-        "final_lr": policy.lr,
+        "final_rate": policy.rate,
         "stopped": stopped,
         "seconds": time.perf_counter() - start,
     }

@@ -177,7 +177,7 @@ def test_export_onnx_existing_and_missing_folder(capsys, tmp_path):
     onnx = tmp_path / "m.onnx"
     onnx.write_bytes(b"keep")
     assert export(["--out", str(tmp_path / "sm"), "--onnx", str(onnx)]) == 2
-    assert "exists; pass --force" in capsys.readouterr().err and onnx.read_bytes() == b"keep"
+    assert "exists; pass --overwrite" in capsys.readouterr().err and onnx.read_bytes() == b"keep"
     assert export(["--out", str(tmp_path / "sm"), "--onnx", str(tmp_path / "no" / "m.onnx")]) == 2
     assert "does not exist" in capsys.readouterr().err and not (tmp_path / "sm").exists()
 

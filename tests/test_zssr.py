@@ -124,7 +124,7 @@ def _run_policy(policy, cfg, error_at, iters):
 def test_lr_policy_keeps_rate_while_error_falls_clearly():
     policy, cfg = _policy()
     _run_policy(policy, cfg, lambda it: 1.0 - 1e-4 * it, 1500)
-    assert policy.lr == 1e-3 and policy.changes == []
+    assert policy.rate == 1e-3 and policy.changes == []
 
 
 def test_lr_policy_drops_on_plateau_and_stops_at_floor():
@@ -132,7 +132,7 @@ def test_lr_policy_drops_on_plateau_and_stops_at_floor():
     rng = np.random.default_rng(0)
     stopped_at = _run_policy(policy, cfg, lambda it: 0.5 + 1e-3 * rng.standard_normal(), 3000)
     assert len(policy.changes) == 3 and policy.done
-    assert policy.lr == pytest.approx(1e-6)
+    assert policy.rate == pytest.approx(1e-6)
     # Drops only at check points, and never within min_iters of the last one.
     starts = [0] + policy.changes[:-1]
     for prev, c in zip(starts, policy.changes):
@@ -152,7 +152,7 @@ def test_lr_policy_rule_on_a_fit():
         policy.record(t, e)
     b, std = policy.slope(299)
     assert -1.5 * b < std
-    assert policy.step(299) and policy.lr == pytest.approx(1e-4)
+    assert policy.step(299) and policy.rate == pytest.approx(1e-4)
 
 
 def test_short_run_lowers_loss_and_output():

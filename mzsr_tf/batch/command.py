@@ -20,12 +20,10 @@ import os
 import sys
 
 from ..cli import guarded
+from ..constants import DEFAULT_STEPS, MAX_STEPS, SCALES, SUBSAMPLINGS
 from ..errors import InputError
 
-SCALES = (2, 4)  # scales with shipped weights, as for the upscale command
-SUBSAMPLINGS = ("direct", "bicubic")
-DEFAULT_STEPS = 10
-MAX_STEPS = 100  # the on-the-fly export's limit; a --model's own limit is read from its metadata
+# MAX_STEPS is also the on-the-fly export's limit; a --model's own limit is read from its metadata.
 DEAD_LETTER_NAME = "failures.jsonl"
 
 
@@ -124,10 +122,7 @@ def _say(message):
 @guarded
 def main(argv=None):
     """Returns 0 (all written or skipped), 1 (some files failed) or 2 (bad arguments)."""
-    try:
-        args, beam_args = build_parser().parse_known_args(argv)
-    except SystemExit as e:  # --help
-        return e.code or 0
+    args, beam_args = build_parser().parse_known_args(argv)
     logging.disable(logging.WARNING)  # Beam's import warns about optional Google Cloud clients
     try:
         import apache_beam  # noqa: F401

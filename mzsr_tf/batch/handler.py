@@ -76,11 +76,14 @@ class ServingModelHandler(ModelHandler):
         self._seconds = Metrics.counter(NAMESPACE, "milliseconds")
 
     def _export(self):
+        from ..constants import MAX_STEPS
         from ..serve import export_saved_model
+        from ..weights import step_sizes
 
         out = tempfile.mkdtemp(prefix="mzsr_batch_model_")
         atexit.register(shutil.rmtree, out, True)
-        export_saved_model(out, self._params, scale=self._scale, subsampling=self._subsampling,
+        sizes = step_sizes(self._metadata.get("weights", ""), MAX_STEPS, self._subsampling, self._scale)
+        export_saved_model(out, self._params, scale=self._scale, subsampling=self._subsampling, step_sizes=sizes,
                            metadata=self._metadata)
         return out
 

@@ -209,11 +209,7 @@ def _prepare(src, out, image, scale, ksize, max_pixels, value_range):
 @guarded
 def main(argv=None):
     """``python -m mzsr_tf.upscale``: returns 0, 1 (some images of a folder failed) or 2 (input error)."""
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as e:  # --help
-        return e.code or 0
+    args = build_parser().parse_args(argv)
     scale, steps = check_options(args.scale, args.steps, args.subsampling)
     check_method(args.method, args.zssr_iters)
     budget = tiling.parse_memory(args.max_memory)

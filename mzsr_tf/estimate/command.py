@@ -174,11 +174,7 @@ def _evaluate(args):
 @guarded
 def main(argv=None):
     """Returns 0, 1 (some images of a folder failed) or 2 (input error)."""
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as e:  # --help
-        return e.code or 0
+    args = build_parser().parse_args(argv)
     if args.subsampling not in SUBSAMPLINGS:
         raise InputError(f"subsampling must be 'direct' or 'bicubic', got {args.subsampling!r}")
     if args.evaluate:

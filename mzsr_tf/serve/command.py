@@ -14,6 +14,7 @@ import os
 import sys
 
 from ..cli import guarded
+from ..constants import MAX_LR_PIXELS, MAX_STEPS, ONNX_OPSET
 from ..errors import InputError
 
 
@@ -49,7 +50,7 @@ def build_parser():
 
 def check_destinations(out, onnx, force):
     """Refuses --out/--onnx destinations that cannot or must not be written, before TensorFlow loads."""
-    from ..io import check_writable
+    from ..io import check_output, check_writable
 
     if os.path.exists(out) and not os.path.isdir(out):
         raise InputError(f"{out}: exists and is not a directory")
@@ -59,21 +60,14 @@ def check_destinations(out, onnx, force):
     if os.path.isdir(parent):
         check_writable(out if os.path.isdir(out) else parent)
     if onnx:
-        if os.path.isdir(onnx):
-            raise InputError(f"{onnx}: is a directory; --onnx takes a file name")
-        if os.path.exists(onnx) and not force:
-            raise InputError(f"{onnx}: exists; pass --force (or --overwrite) to replace it")
-        folder = os.path.dirname(os.path.abspath(onnx))
-        if not os.path.isdir(folder):
-            raise InputError(f"{onnx}: directory {folder} does not exist")
-        check_writable(folder)
+        check_output(onnx, overwrite=force, extensions=(".onnx",))
 
 
 @guarded
 def main(argv=None):
     args = build_parser().parse_args(argv)
     check_destinations(os.fspath(args.out), args.onnx, args.force)
-    from .. import serve as serving, weights
+    from .. import weights
 
     scale, subsampling = args.scale, args.subsampling
     card = weights.info(args.weights) if args.weights else {}
@@ -81,9 +75,9 @@ def main(argv=None):
         scale = int(card.get("scale") or 2)
     if subsampling is None:
         subsampling = card.get("subsampling") if card.get("subsampling") in ("direct", "bicubic") else "direct"
-    max_steps = serving.DEFAULT_MAX_STEPS if args.max_steps is None else args.max_steps
-    max_pixels = serving.DEFAULT_MAX_PIXELS if args.max_pixels is None else args.max_pixels
-    opset = serving.DEFAULT_OPSET if args.opset is None else args.opset
+    max_steps = MAX_STEPS if args.max_steps is None else args.max_steps
+    max_pixels = MAX_LR_PIXELS if args.max_pixels is None else args.max_pixels
+    opset = ONNX_OPSET if args.opset is None else args.opset
     if not 2 <= scale <= 8:
         raise InputError(f"--scale must be in 2..8, got {scale}")
     if not 0 <= max_steps <= 10000:
@@ -94,12 +88,15 @@ def main(argv=None):
         raise InputError(f"--opset must be 17 or newer, got {opset}")
     out = os.fspath(args.out)
 
+    from .. import serve as serving  # TensorFlow loads here, after every argument was checked
+
     model = weights.load_model(args.weights, scale, subsampling)
     params = [v.numpy() for v in model.trainable_variables]
     source = args.weights or weights.default_name(scale, subsampling)
     try:
         meta = serving.export_saved_model(
             out, params, scale=scale, subsampling=subsampling, max_steps=max_steps, max_pixels=max_pixels,
+            step_sizes=weights.step_sizes(source, max_steps, subsampling, scale),
             metadata={"weights": os.path.basename(str(source))},
         )
     except OSError as e:

@@ -10,10 +10,9 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from ..constants import ONNX_OPSET as DEFAULT_OPSET
 from ..model import forward
 from ..resize import imresize
-
-DEFAULT_OPSET = 17
 
 
 def feed_forward(params, lr, scale):

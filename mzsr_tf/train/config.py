@@ -61,12 +61,15 @@ class MetaConfig:
 
     iterations: int = 1000
     init_weights: Optional[str] = None  # None: the pretrain stage's result in the same run dir
+    # tasks: a kernel from p(k) and HR patches degraded with it
     tasks_per_batch: int = 5
     patches_per_task: int = 16  # split into D_tr (first half) and D_te (second half)
     patch_size: int = 64
     kernel_size: int = 15
+    # the inner loop on D_tr (Algorithm 1, lines 11-13)
     inner_steps: int = 5
     inner_lr: float = 0.01
+    # the outer Adam step on the D_te losses
     meta_lr: float = 1e-4
     first_order: bool = False
     multi_step_loss: bool = True
@@ -118,45 +121,41 @@ class Config:
         return self
 
 
-def _smoke():
-    c = Config(name="smoke", run_dir="runs/smoke", checkpoint_every=5, log_every=1, val_every=0)
-    c.data.val_images = 1
-    c.data.val_crop = 32
-    c.pretrain = PretrainConfig(steps=6, batch_size=2, patch_size=16)
-    c.pretrain_all = PretrainAllConfig(steps=4, kernels_per_batch=2, patches_per_kernel=2, patch_size=16)
-    c.meta = MetaConfig(iterations=3, tasks_per_batch=2, patches_per_task=4, patch_size=16, kernel_size=7, inner_steps=2)
-    return c
-
-
-def _cpu():
-    c = Config(name="cpu", run_dir="runs/cpu", checkpoint_every=50, log_every=10, val_every=100)
-    c.pretrain = PretrainConfig(steps=8000, batch_size=16, patch_size=64, lr=4e-4, lr_halve_every=4000)
-    c.meta = MetaConfig(iterations=1000, msl_iterations=500)
-    return c
-
-
-def _gpu():
-    c = Config(name="gpu", run_dir="runs/gpu", checkpoint_every=200, log_every=20, val_every=500)
-    c.data.shard = ".shard/train_crops.npz"
-    c.pretrain = PretrainConfig(steps=100000, batch_size=32, patch_size=96, lr_halve_every=25000)
-    c.meta = MetaConfig(iterations=20000, msl_iterations=10000)
-    return c
-
-
-def _paper():
-    c = Config(name="paper", run_dir="runs/paper", checkpoint_every=1000, log_every=100, val_every=2000)
-    c.pretrain = PretrainConfig(steps=500000, batch_size=32, patch_size=96, lr=4e-4, lr_halve_every=100000)
-    c.meta = MetaConfig(iterations=100000, msl_iterations=50000)
-    return c
-
-
-PRESETS = {"smoke": _smoke, "cpu": _cpu, "gpu": _gpu, "paper": _paper}
+# Presets as data: each is the Config() defaults with these values written over them.
+PRESET_VALUES = {
+    "smoke": {  # CI: a few steps of every stage on tiny crops
+        "name": "smoke", "run_dir": "runs/smoke", "checkpoint_every": 5, "log_every": 1, "val_every": 0,
+        "data": {"val_images": 1, "val_crop": 32},
+        "pretrain": {"steps": 6, "batch_size": 2, "patch_size": 16},
+        "pretrain_all": {"steps": 4, "kernels_per_batch": 2, "patches_per_kernel": 2, "patch_size": 16},
+        "meta": {"iterations": 3, "tasks_per_batch": 2, "patches_per_task": 4, "patch_size": 16, "kernel_size": 7,
+                 "inner_steps": 2},
+    },
+    "cpu": {  # a 2-core machine: hours, not days
+        "name": "cpu", "run_dir": "runs/cpu", "checkpoint_every": 50, "log_every": 10, "val_every": 100,
+        "pretrain": {"steps": 8000, "batch_size": 16, "patch_size": 64, "lr": 4e-4, "lr_halve_every": 4000},
+        "meta": {"iterations": 1000, "msl_iterations": 500},
+    },
+    "gpu": {  # one lent GPU, from the compact shard
+        "name": "gpu", "run_dir": "runs/gpu", "checkpoint_every": 200, "log_every": 20, "val_every": 500,
+        "data": {"shard": ".shard/train_crops.npz"},
+        "pretrain": {"steps": 100000, "batch_size": 32, "patch_size": 96, "lr_halve_every": 25000},
+        "meta": {"iterations": 20000, "msl_iterations": 10000},
+    },
+    "paper": {  # the paper's budget
+        "name": "paper", "run_dir": "runs/paper", "checkpoint_every": 1000, "log_every": 100, "val_every": 2000,
+        "pretrain": {"steps": 500000, "batch_size": 32, "patch_size": 96, "lr": 4e-4, "lr_halve_every": 100000},
+        "meta": {"iterations": 100000, "msl_iterations": 50000},
+    },
+}
+PRESETS = tuple(PRESET_VALUES)
 
 
 def preset(name):
-    if name not in PRESETS:
+    """A fresh Config of a named preset."""
+    if name not in PRESET_VALUES:
         raise InputError(f"unknown preset {name!r}; one of {', '.join(PRESETS)}")
-    return PRESETS[name]()
+    return _merge(Config(), copy.deepcopy(PRESET_VALUES[name]), "")
 
 
 def to_dict(cfg):
