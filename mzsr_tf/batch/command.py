@@ -195,6 +195,9 @@ def main(argv=None):
     print(f"images {stats['images']}  pixels {stats['pixels']}  failures {stats['failures']}  "
           f"skipped {stats['skipped']}  seconds {stats['milliseconds'] / 1000:.1f} (in the model)  "
           f"wall {stats['wall_seconds']:.1f}")
+    if stats["sixteen_bit"]:
+        _say(f"note: {stats['sixteen_bit']} 16-bit input(s) were written as 16-bit PNGs at 8-bit precision "
+             "(the SavedModel's signature is uint8); `mzsr_tf.upscale` keeps their full depth")
     if stats["failures"]:
         _say(f"{stats['failures']} file(s) failed; see {dead_letter}")
         return 1

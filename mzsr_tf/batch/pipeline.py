@@ -22,7 +22,7 @@ from . import files
 from .handler import NAMESPACE, NO_BLUR, Example, ServingModelHandler
 
 DEAD = "dead"
-COUNTERS = ("images", "pixels", "failures", "skipped", "milliseconds")
+COUNTERS = ("images", "pixels", "failures", "skipped", "milliseconds", "sixteen_bit")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,6 +128,7 @@ class _Write(beam.DoFn):
         self.images = Metrics.counter(NAMESPACE, "images")
         self.pixels = Metrics.counter(NAMESPACE, "pixels")
         self.skipped = Metrics.counter(NAMESPACE, "skipped")
+        self.sixteen_bit = Metrics.counter(NAMESPACE, "sixteen_bit")
 
     def process(self, item):
         key, result = item
@@ -141,6 +142,8 @@ class _Write(beam.DoFn):
             return
         self.images.inc()
         self.pixels.inc(int(result.example.image.shape[0] * result.example.image.shape[1]))
+        if key.bits == 16:
+            self.sixteen_bit.inc()
         yield key.dst
 
 
