@@ -53,7 +53,7 @@ def main():
     plt.tight_layout()
     plt.savefig(args.out, dpi=110)
     with open(os.path.splitext(args.out)[0] + ".json", "w") as f:
-        json.dump({"scenario": args.scenario, "hr_dir": args.hr_dir, "curves": curves}, f, indent=1)
+        json.dump({"scenario": args.scenario, "hr_dir": os.path.basename(os.path.normpath(args.hr_dir)), "curves": curves}, f, indent=1)
     print(f"wrote {args.out}")
 
 

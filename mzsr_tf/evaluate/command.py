@@ -122,7 +122,7 @@ def main(argv=None):
                       compute_dtype=None if args.compute_dtype == "float32" else args.compute_dtype)
     cols = columns(method_names, list(dict.fromkeys(args.steps)), ctx)
     report = {
-        "hr_dir": os.path.abspath(args.hr_dir),
+        "hr_dir": os.path.basename(os.path.normpath(args.hr_dir)),  # the set, not where it lives
         "images": names,
         "methods": method_names,
         "steps": list(dict.fromkeys(args.steps)),
