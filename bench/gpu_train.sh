@@ -9,10 +9,10 @@
 #              on a machine with the image folders (default .shard/train_crops.npz)
 #
 # What it does: checks the imports it needs (jax, keras, numpy, h5py, pyyaml, tqdm), prints the
-# devices, times bench/train_speed.py's meta-iteration on the device (figures for the notes),
+# devices, times bench/train_speed.py's meta-iteration on the device (figures for the training log),
 # resumes RUN_DIR with the JAX backend reading the shard, then copies RUN_DIR to $OUT/RUN_DIR
-# when $OUT is set (the only folder a lent machine sends back). The run's own config.yaml files
-# are restored in that copy: the shard path is this machine's, not the run's.
+# when $OUT is set (for machines whose runner collects one output folder). The run's own config.yaml files
+# are restored in that copy: the shard path belongs to the machine that ran the chunk.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 run=${1:?usage: bash bench/gpu_train.sh RUN_DIR [MINUTES] [SHARD]}

@@ -1,4 +1,4 @@
-"""tiles and crops within a memory budget, depth/range/channels kept, failing destinations."""
+"""Tiles and crops within a memory budget, depth/range/channels kept, failing destinations."""
 import math
 import os
 import subprocess
