@@ -212,16 +212,18 @@ class LRPolicy:
 
 # --------------------------------------------------------------------------- compiled steps
 
-def _train_step_fn(scale, subsampling, config):
-    dt = config.compute_dtype
+def adam_step_fn(scale, subsampling, compute_dtype=None):
+    """Compiled ``(params, opt, rate, lr, kernel) -> (loss, params, opt)``: one Adam step on L1(f(ILR(son)), LR).
 
+    ZSSR takes it on random crops; Figure 3's Adam-adapted baselines on the whole image.
+    """
     def run(params, opt, rate, crop, kernel):
         x = son_input(crop, scale, kernel, subsampling)
-        loss, grads = backend.value_and_grad(l1_loss, params, x, crop, dt)
+        loss, grads = backend.value_and_grad(l1_loss, params, x, crop, compute_dtype)
         params, opt = adam_update(params, grads, opt, rate)
         return loss, params, opt
 
-    key = ("zssr_train", scale, subsampling, dt or "float32")
+    key = ("zssr_train", scale, subsampling, compute_dtype or "float32")
     return backend.cached_compile(key, lambda: run)
 
 
@@ -233,7 +235,7 @@ def _rec_error_fn(scale, subsampling, compute_dtype=None):
     return backend.cached_compile(("zssr_rec", scale, subsampling, compute_dtype or "float32"), lambda: run)
 
 
-def _kernel_arg(kernel):
+def kernel_arg(kernel):
     """No kernel is the 1×1 identity kernel, so one compiled graph serves both."""
     return ops.convert_to_tensor(np.asarray([[1.0]] if kernel is None else kernel, np.float32))
 
@@ -276,8 +278,8 @@ def train(lr, scale=2, kernel=None, subsampling="direct", config=None, seed=0, p
         params = init_params(seed, variance=config.init_variance)
     params = list(params)
     fathers, probs = make_fathers(lr, scale, config.father_scales, config.crop_size)
-    k = _kernel_arg(kernel)
-    step = _train_step_fn(scale, subsampling, config)
+    k = kernel_arg(kernel)
+    step = adam_step_fn(scale, subsampling, config.compute_dtype)
     rec = _rec_error_fn(scale, subsampling, config.compute_dtype)
     opt = adam_init(params)
     policy = LRPolicy(config)
@@ -325,7 +327,7 @@ def super_resolve(params, lr, scale=2, kernel=None, subsampling="direct", ensemb
     if not ensemble:
         return upscale_sr(params, lr, scale, compute_dtype)
     bp = _bp_fn(scale, subsampling, int(back_projection_iters))
-    k = _kernel_arg(kernel)
+    k = kernel_arg(kernel)
     outs = []
     for j in range(8):
         y = inverse(upscale_sr(params, transform(lr, j), scale, compute_dtype), j, scale, subsampling)

@@ -22,3 +22,29 @@ def test_curve_matches_zero_shot_sr():
         sr = zero_shot_sr(params, lr_t, 2, sc.kernel(), "direct", tuple(step_size_schedule(n, "direct", 2)))
         ref = psnr(to_uint8(np.asarray(sr)[0]), hr_c, crop_border=2, y_channel=True)
         assert abs(curve[0, n] - ref) < 0.02
+
+
+def test_adam_curve_starts_at_the_same_point_and_takes_adam_steps():
+    from mzsr_tf.evaluate.figure3 import _adam_steps
+
+    rng = np.random.default_rng(1)
+    hr = (np.kron(rng.random((10, 10, 3)), np.ones((4, 4, 1))) * 255).astype(np.uint8)
+    params = get_params(build_model())
+    gd = psnr_curve(params, [hr], "g2.0", 2)
+    adam = psnr_curve(params, [hr], "g2.0", 2, optimizer="adam", adam_rate=1e-3)
+    assert adam[0, 0] == gd[0, 0]
+    assert adam[0, 1] != gd[0, 1]
+    # Adam's first step moves each weight by at most its learning rate, and most weights by about that.
+    _, lr = make_lr(hr, get_scenario("g2.0"))
+    steps = _adam_steps(params, lr[None].astype(np.float32) / 255.0, 2, get_scenario("g2.0").kernel(), "direct", 1e-3)
+    start, after = next(steps), next(steps)
+    moves = np.concatenate([np.abs(np.asarray(a) - np.asarray(b)).ravel() for a, b in zip(after, start)])
+    assert moves.max() <= 1e-3 * 1.001
+    assert np.median(moves) > 0.9e-3
+
+
+def test_unknown_optimizer_is_refused():
+    import pytest
+
+    with pytest.raises(ValueError, match="optimizer"):
+        psnr_curve([], [], "g2.0", 1, optimizer="sgd")

@@ -1,8 +1,11 @@
 """The paper's Figure 3: PSNR after each adaptation step, 0..N.
 
-Each step continues from the previous fast weights with Algorithm 2's own
-compiled adaptation (:func:`mzsr_tf.adapt.adapted_params`, one step at a time),
-so N steps cost N, not N²/2, and one graph serves every step.
+MZSR adapts by plain gradient descent: each step continues from the previous
+fast weights with Algorithm 2's own compiled adaptation
+(:func:`mzsr_tf.adapt.adapted_params`, one step at a time), so N steps cost N,
+not N²/2, and one graph serves every step. The paper adapts its baselines
+(Pre-train (All), Pre-train (Bicubic)) with Adam instead; ``optimizer="adam"``
+takes ZSSR's Adam step (:func:`mzsr_tf.zssr.adam_step_fn`) on the whole image.
 """
 import numpy as np
 from keras import ops
@@ -11,8 +14,10 @@ from ..adapt import adapted_params, step_size_schedule, upscale_sr
 from ..metrics import psnr
 from ..scenarios import get_scenario, make_lr, to_uint8
 
+OPTIMIZERS = ("gd", "adam")
 
-def psnr_curve(params, hr_images, scenario, max_steps, step_sizes=None):
+
+def psnr_curve(params, hr_images, scenario, max_steps, step_sizes=None, optimizer="gd", adam_rate=1e-4):
     """PSNR (Y, border s) after 0..max_steps adaptation steps for each image.
 
     Args:
@@ -20,11 +25,15 @@ def psnr_curve(params, hr_images, scenario, max_steps, step_sizes=None):
       hr_images: list of HxWx3 uint8 ground-truth images.
       scenario: name or Scenario (defines kernel, subsampling and scale).
       max_steps: largest number of steps.
-      step_sizes: per-step sizes (default: the reference schedule of the scenario's model).
+      step_sizes: per-step sizes for ``gd`` (default: the reference schedule of the scenario's model).
+      optimizer: 'gd' (Algorithm 2) or 'adam' (the paper's baselines).
+      adam_rate: Adam's learning rate (``adam`` only).
 
     Returns:
       float array [len(hr_images), max_steps + 1].
     """
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
     sc = get_scenario(scenario) if isinstance(scenario, str) else scenario
     s = sc.scale
     sizes = step_sizes or step_size_schedule(max_steps, sc.subsampling, s)
@@ -33,10 +42,33 @@ def psnr_curve(params, hr_images, scenario, max_steps, step_sizes=None):
     for i, hr in enumerate(hr_images):
         hr_c, lr_u8 = make_lr(hr, sc)
         lr = lr_u8[None].astype(np.float32) / 255.0
-        fast = list(params)
+        step = _gd_steps(params, lr, s, kernel, sc.subsampling, sizes) if optimizer == "gd" else \
+            _adam_steps(params, lr, s, kernel, sc.subsampling, adam_rate)
         for n in range(max_steps + 1):
-            if n:
-                fast = adapted_params(fast, lr, s, kernel, sc.subsampling, [sizes[n - 1]])
+            fast = next(step)
             sr = to_uint8(np.asarray(ops.convert_to_numpy(upscale_sr(fast, lr, s)))[0])
             out[i, n] = psnr(sr, hr_c, crop_border=s, y_channel=True)
     return out
+
+
+def _gd_steps(params, lr, scale, kernel, subsampling, sizes):
+    """Yields the weights after 0, 1, 2, ... Algorithm-2 steps."""
+    fast = list(params)
+    yield fast
+    for size in sizes:
+        fast = adapted_params(fast, lr, scale, kernel, subsampling, [size])
+        yield fast
+
+
+def _adam_steps(params, lr, scale, kernel, subsampling, rate):
+    """Yields the weights after 0, 1, 2, ... Adam steps on the same son → LR pair."""
+    from ..train.optim import adam_init
+    from ..zssr import adam_step_fn, kernel_arg
+
+    step = adam_step_fn(scale, subsampling)
+    fast, opt = list(params), adam_init(params)
+    lr_t, k, rate_t = ops.convert_to_tensor(lr), kernel_arg(kernel), ops.convert_to_tensor(rate, "float32")
+    yield fast
+    while True:
+        _, fast, opt = step(fast, opt, rate_t, lr_t, k)
+        yield fast
