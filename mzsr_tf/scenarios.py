@@ -1,9 +1,10 @@
 """The paper's test scenarios: LR inputs built from HR ground truth.
 
 Each scenario mod-crops the HR image to a multiple of s, degrades it and rounds
-the LR image to uint8 (the paper's inputs are stored PNGs). It also says what
-the zero-shot method must be told: the blur kernel (None for the plain bicubic
-scenario) and the subsampling.
+the LR image to uint8 (the paper's inputs are stored PNGs; :func:`make_lr`), or
+for 16-bit, float and N-channel data keeps the HR's dtype and precision
+(:func:`make_lr_array`). It also says what the zero-shot method must be told:
+the blur kernel (None for the plain bicubic scenario) and the subsampling.
 
 ==========  =====  ==============  ===========  =========================================
 name        scale  kernel          subsampling  LR
@@ -96,6 +97,27 @@ def to_uint8(x):
     return np.round(np.clip(np.asarray(x, np.float64), 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
+def _cropped(hr, scenario):
+    """The scenario (parsed) and HR mod-cropped to its scale; InputError when smaller than the scale."""
+    if not isinstance(scenario, Scenario):
+        scenario = get_scenario(scenario)
+    s = scenario.scale
+    hr = mod_crop(hr, s)
+    if hr.shape[0] < s or hr.shape[1] < s:
+        raise InputError(f"HR image {hr.shape[:2]} is smaller than the scale {s}")
+    return scenario, hr
+
+
+def _degraded(x, scenario, kernel_size):
+    """The scenario's blur and subsampling of a float32 [1, H, W, C] batch, as float32 [h, w, C] NumPy."""
+    from keras import ops
+
+    from .degrade import degrade
+
+    lr = degrade(x, scenario.scale, kernel=scenario.kernel(kernel_size), subsampling=scenario.subsampling)
+    return ops.convert_to_numpy(lr)[0]
+
+
 def make_lr(hr, scenario, kernel_size=DEFAULT_KERNEL_SIZE):
     """Builds the LR test input of a scenario from an HR image.
 
@@ -110,22 +132,49 @@ def make_lr(hr, scenario, kernel_size=DEFAULT_KERNEL_SIZE):
     Raises:
       InputError: the image is not HxWx3 uint8 or is smaller than the scale.
     """
-    if not isinstance(scenario, Scenario):
-        scenario = get_scenario(scenario)
     hr = np.asarray(hr)
     if hr.dtype != np.uint8 or hr.ndim != 3 or hr.shape[-1] != 3:
         raise InputError(f"HR image must be HxWx3 uint8, got {hr.shape} {hr.dtype}")
+    scenario, hr = _cropped(hr, scenario)
+    lr = to_uint8(_degraded(hr[None].astype(np.float32) / 255.0, scenario, kernel_size))
     s = scenario.scale
-    hr = mod_crop(hr, s)
-    if hr.shape[0] < s or hr.shape[1] < s:
-        raise InputError(f"HR image {hr.shape[:2]} is smaller than the scale {s}")
-    from keras import ops
-
-    from .degrade import degrade
-
-    x = hr[None].astype(np.float32) / 255.0
-    k = scenario.kernel(kernel_size)
-    lr = degrade(x, s, kernel=k, subsampling=scenario.subsampling)
-    lr = to_uint8(ops.convert_to_numpy(lr)[0])
     assert lr.shape[0] * s == hr.shape[0] and lr.shape[1] * s == hr.shape[1], (lr.shape, hr.shape)
     return hr, lr
+
+
+def make_lr_array(hr, scenario, kernel_size=DEFAULT_KERNEL_SIZE):
+    """The LR test input of a scenario at the HR's own precision (16-bit, float, any channel count).
+
+    The same degradation as :func:`make_lr`, done on each channel mapped to
+    [0, 1] by its own min–max and mapped back: blur and subsampling are affine
+    (weights sum to 1), so the mapping changes nothing but keeps float32's
+    precision relative to the data's range. The result is stored as the HR's
+    dtype: integers rounded and clipped to the dtype (as saving a 16-bit PNG
+    would), floats kept as they come.
+
+    Args:
+      hr: H×W×C array of any numeric dtype (C ≥ 1), finite.
+      scenario: a :class:`Scenario` or its name.
+      kernel_size: side of the scenario's blur kernel.
+
+    Returns:
+      (hr_cropped [sh, sw, C], lr [h, w, C]), both of the HR's dtype.
+
+    Raises:
+      InputError: not a finite numeric H×W×C array, or smaller than the scale.
+    """
+    hr = np.asarray(hr)
+    if hr.ndim != 3 or not np.issubdtype(hr.dtype, np.number) or np.issubdtype(hr.dtype, np.complexfloating):
+        raise InputError(f"HR array must be H×W×C of integers or floats, got {hr.shape} {hr.dtype}")
+    if not np.all(np.isfinite(hr)):
+        raise InputError("HR array has NaN or Inf values")
+    scenario, hr = _cropped(hr, scenario)
+    flat = hr.reshape(-1, hr.shape[-1])
+    lo, hi = flat.min(axis=0).astype(np.float64), flat.max(axis=0).astype(np.float64)
+    span = np.where(hi > lo, hi - lo, 1.0)
+    x = ((hr - lo) / span).astype(np.float32)
+    lr = _degraded(x[None], scenario, kernel_size).astype(np.float64) * span + lo
+    if np.issubdtype(hr.dtype, np.integer):
+        info = np.iinfo(hr.dtype)
+        lr = np.clip(np.round(lr), info.min, info.max)
+    return hr, lr.astype(hr.dtype)

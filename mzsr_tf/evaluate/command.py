@@ -15,6 +15,7 @@ from .. import methods
 from ..cli import guarded
 from ..errors import InputError
 from ..scenarios import DEFAULT_KERNEL_SIZE, PAPER_SCENARIOS, get_scenario
+from . import full_precision
 from .paper_tables import print_comparison
 
 RK = "rk"
@@ -130,9 +131,16 @@ def main(argv=None):
         "metric": "Y channel (MATLAB rgb2ycbcr, rounded), border s shaved, PSNR peak 255, SSIM 11x11 Gaussian σ=1.5",
         "grayscale": "Y of RGB replica" if args.gray_as_rgb else "gray level",
         "gray_images": [n for n, _, g in images if g],
+        # 16-bit, float and N-channel HR: measured at their own precision, on what this says
+        "measured_on": {n: full_precision.describe(im, args.gray_as_rgb) for n, im, _ in images
+                        if full_precision.kind_of(im) != full_precision.EIGHT_BIT},
         "scenarios": {},
         "skipped": list(skipped),
     }
+    for n, what in report["measured_on"].items():
+        print(f"{n}: {what}")
+    # the paper's tables and the blind rows are defined on 8-bit RGB inputs
+    eight_bit = [im for im in images if full_precision.kind_of(im[1]) == full_precision.EIGHT_BIT]
     for sc in scenarios:
         if args.warmup:
             evaluate_scenario(sc, _warmup_images(sc, images), [c for c in cols if methods.get(method_name(c[1], ctx)).warmup], ctx, warn=lambda m: None)
@@ -151,10 +159,12 @@ def main(argv=None):
             entry["columns"][label] = {"method": m, "steps": n, **ctx.info.get((m, sc.name), {}), **results[label]}
         report["scenarios"][sc.name] = entry
     blind = ([RK] if RK in args.scenario else []) + ([sc.name for sc in scenarios] if args.kernel == "estimate" else [])
-    if blind:
-        report["blind"] = blind_rows(blind, images, max(args.steps), args.weights, warn)
+    if blind and len(eight_bit) < len(images):
+        warn(f"blind rows: {len(images) - len(eight_bit)} image(s) beyond 8-bit RGB left out")
+    if blind and eight_bit:
+        report["blind"] = blind_rows(blind, eight_bit, max(args.steps), args.weights, warn)
     if scenarios:
-        print_comparison(report, scenarios, images, cols, ctx, args)
+        print_comparison(report, scenarios, eight_bit, cols, ctx, args)
     if args.json:
         tmp = args.json + ".tmp"
         with open(tmp, "w") as f:

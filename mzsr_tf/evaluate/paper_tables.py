@@ -174,7 +174,7 @@ def table4(report, scenarios, images, cols, ctx, repeats=3):
     import dataclasses
 
     sc = next((s for s in scenarios if s.scale == 2), None)
-    if sc is None:
+    if sc is None or not images:
         return None
     name, lr = table4_input(images, sc, ctx.kernel_size)
     tctx = dataclasses.replace(ctx, info={})
@@ -205,6 +205,9 @@ def print_comparison(report, scenarios, images, cols, ctx, args):
     set_name = paper_set(args.hr_dir)
     results = {name: e["columns"] for name, e in report["scenarios"].items()}
     notes = _zssr_notes(report)
+    if report.get("measured_on"):
+        notes.append(f"{len(report['measured_on'])} image(s) beyond 8-bit RGB measured at their own precision "
+                     "(see measured_on above)")
     if ctx.ensemble and any(m == "mzsr" for _, m, _ in cols):
         notes.append("mzsr: with --ensemble (mean of 8 dihedral variants); the paper's MZSR figures are without")
     if set_name and any(s.scale == 2 for s in scenarios):
@@ -219,7 +222,7 @@ def print_comparison(report, scenarios, images, cols, ctx, args):
         return
     t4 = table4(report, scenarios, images, cols, ctx)
     if t4 is None:
-        print("Table 4: needs a x2 scenario; none was evaluated\n")
+        print("Table 4: needs a x2 scenario and an 8-bit RGB image; none was evaluated\n")
         return
     rows, image, t4notes = t4
     print(format_table4(rows, image, notes=t4notes))

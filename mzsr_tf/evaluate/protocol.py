@@ -5,6 +5,8 @@ For every scenario the HR images are mod-cropped, degraded to uint8 LR inputs
 rounded to uint8 and measured on the Y channel with a border of s pixels
 shaved (:mod:`mzsr_tf.metrics`). Grayscale HR files (Set14 bridge) are measured
 on their gray level, as the MATLAB scripts behind published tables do.
+16-bit images and float or N-channel arrays keep their precision throughout
+and are measured with their own peak (:mod:`.full_precision`).
 """
 import dataclasses
 import math
@@ -16,7 +18,8 @@ import numpy as np
 
 from .. import methods
 from ..errors import InputError
-from ..scenarios import DEFAULT_KERNEL_SIZE, make_lr, to_uint8
+from ..scenarios import DEFAULT_KERNEL_SIZE, make_lr, make_lr_array, to_uint8
+from . import full_precision
 
 SSIM_WINDOW = 11
 
@@ -53,24 +56,27 @@ def method_name(name, ctx):
 
 
 def run_column(name, lr, scenario, n_steps, ctx):
-    """One method on one uint8 LR image of a scenario; returns the uint8 SR image.
+    """One method on one LR input of a scenario; returns the SR image of the LR's dtype.
 
     Args:
       name: a :mod:`mzsr_tf.methods` name.
-      lr: uint8 [h, w, 3].
+      lr: uint8 [h, w, 3] (the paper's protocol: SR rounded to uint8), or any
+        other array of :mod:`.full_precision` (run as ``mzsr_tf.upscale`` runs it).
       scenario: the :class:`~mzsr_tf.scenarios.Scenario` (kernel, subsampling, scale).
       n_steps: adaptation steps (None for methods without steps).
       ctx: :class:`EvalContext`.
     """
-    method = methods.get(method_name(name, ctx))
     opts = methods.Options(
         scale=scenario.scale, kernel=scenario.kernel(ctx.kernel_size), subsampling=scenario.subsampling,
         steps=n_steps or 0, weights=ctx.weights, compute_dtype=ctx.compute_dtype, zssr_iters=ctx.zssr_iters,
         zssr_ensemble=ctx.ensemble is not False, seed=ctx.seed,
     )
-    sr = method.run(lr.astype(np.float32) / 255.0, opts)
+    if full_precision.kind_of(lr) != full_precision.EIGHT_BIT:
+        sr = full_precision.run(method_name(name, ctx), lr, opts)
+    else:
+        sr = to_uint8(methods.get(method_name(name, ctx)).run(lr.astype(np.float32) / 255.0, opts))
     record(ctx, name, scenario, opts)
-    return to_uint8(sr)
+    return sr
 
 
 def record(ctx, name, scenario, opts):
@@ -91,13 +97,15 @@ def prepare(name, scenario, ctx):
 
 
 def read_hr(path, warn=None):
-    """Reads an image file as HxWx3 uint8 RGB through :func:`mzsr_tf.io.read_array` (the one reader).
+    """Reads an HR file through :func:`mzsr_tf.io.read_array` (the one reader).
 
-    16-bit files are brought to 8 bits (÷257) and grayscale replicated, each said
-    through ``warn``: the protocol's LR inputs are 8-bit (:mod:`mzsr_tf.scenarios`).
+    8-bit images become HxWx3 uint8 RGB (grayscale replicated, alpha dropped),
+    the paper's protocol; 16-bit images and float or N-channel arrays are kept
+    as stored, H×W×C (:func:`.full_precision.as_stored`). What was converted is
+    said through ``warn``.
 
     Returns:
-      (image, gray): gray is True for a single-channel file.
+      (image, gray): gray is True for a single-channel 8- or 16-bit image.
 
     Raises:
       InputError: not a readable image.
@@ -106,7 +114,11 @@ def read_hr(path, warn=None):
 
     a, notes = read_array(path)
     gray = a.ndim == 2 or a.shape[-1] == 1
-    image, more = to_rgb_uint8(a, source=os.fspath(path))
+    if a.dtype == np.uint8 and (a.ndim == 2 or a.shape[-1] in (1, 3, 4)):
+        image, more = to_rgb_uint8(a, source=os.fspath(path))
+    else:
+        image, more = full_precision.as_stored(a)
+        gray = gray and full_precision.kind_of(image) == full_precision.SIXTEEN_BIT
     for note in notes + [n for n in more if not n.startswith("grayscale")]:
         if warn:
             warn(f"{path}: {note}")
@@ -121,7 +133,7 @@ def list_images(hr_dir, warn):
       warn: called with a message for each skipped file.
 
     Returns:
-      ([(name, uint8 HxWx3 image, gray)], [skipped names]).
+      ([(name, image, gray)], [skipped names]): image as :func:`read_hr` returns it.
 
     Raises:
       InputError: the folder is missing or holds no files.
@@ -184,7 +196,7 @@ def evaluate_scenario(scenario, images, cols, ctx, warn=print, progress=None, gr
 
     Args:
       scenario: a :class:`~mzsr_tf.scenarios.Scenario`.
-      images: [(name, HR uint8 HxWx3, gray)].
+      images: [(name, HR, gray)] from :func:`list_images`.
       cols: from :func:`columns`.
       ctx: :class:`EvalContext`.
       warn: called with a message for each image that is skipped.
@@ -192,7 +204,9 @@ def evaluate_scenario(scenario, images, cols, ctx, warn=print, progress=None, gr
       gray_as_rgb: measure grayscale HR files on the Y of their RGB replica.
 
     Returns:
-      ({label: {"images": {name: {psnr, ssim, seconds}}, "mean": {...}}}, [skipped names]).
+      ({label: {"images": {name: {psnr, ssim, seconds}}, "mean": {...}}}, [skipped names]);
+      images measured per channel (:mod:`.full_precision`) also hold ``psnr_channels``
+      and their ``psnr`` is the mean over channels.
     """
     for m in dict.fromkeys(m for _, m, _ in cols):
         prepare(m, scenario, ctx)
@@ -205,15 +219,22 @@ def evaluate_scenario(scenario, images, cols, ctx, warn=print, progress=None, gr
             warn(f"skipping {name} under {scenario.name}: {why}")
             skipped.append(name)
             continue
-        hr, lr = make_lr(hr, scenario, ctx.kernel_size)
+        eight_bit = full_precision.kind_of(hr) == full_precision.EIGHT_BIT
+        hr, lr = (make_lr if eight_bit else make_lr_array)(hr, scenario, ctx.kernel_size)
         for label, m, n in cols:
             t0 = time.perf_counter()
             sr = run_column(m, lr, scenario, n, ctx)
             dt = time.perf_counter() - t0
-            if sr.shape != hr.shape or sr.dtype != np.uint8:
-                raise RuntimeError(f"method {m} returned {sr.shape} {sr.dtype}, expected {hr.shape} uint8")
-            p, q = measure(sr, hr, scenario.scale, gray and not gray_as_rgb)
-            results[label]["images"][name] = {"psnr": p, "ssim": q, "seconds": dt}
+            if sr.shape != hr.shape or sr.dtype != hr.dtype:
+                raise RuntimeError(f"method {m} returned {sr.shape} {sr.dtype}, expected {hr.shape} {hr.dtype}")
+            if eight_bit:
+                p, q = measure(sr, hr, scenario.scale, gray and not gray_as_rgb)
+                results[label]["images"][name] = {"psnr": p, "ssim": q, "seconds": dt}
+            else:
+                p, q, per = full_precision.measure(sr, hr, scenario.scale, gray_as_rgb)
+                results[label]["images"][name] = {"psnr": p, "ssim": q, "seconds": dt}
+                if per is not None:
+                    results[label]["images"][name]["psnr_channels"] = per
     for r in results.values():
         vals = list(r["images"].values())
         r["mean"] = {k: float(np.mean([v[k] for v in vals])) if vals else None for k in ("psnr", "ssim", "seconds")}
