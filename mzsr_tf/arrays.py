@@ -90,7 +90,6 @@ def to_unit(array, value_range=None, source="array"):
         if bad:
             raise InputError(f"{source}: channel(s) {', '.join(map(str, bad))} have NaN or Inf values; "
                              "fill or drop them first")
-    x = x.astype(np.float64)
     how = parse_range(value_range)
     image = c in (1, 3, 4) and how is None
     if image and a.dtype in (np.uint8, np.uint16):
@@ -103,18 +102,22 @@ def to_unit(array, value_range=None, source="array"):
         if how[0] == "fixed":
             lo, hi = np.full(c, how[1]), np.full(c, how[2])
             desc = f"all channels mapped from [{how[1]:g}, {how[2]:g}]"
-        elif how[0] == "percentile":
-            flat = x.reshape(-1, c)
-            lo, hi = np.percentile(flat, how[1], axis=0), np.percentile(flat, how[2], axis=0)
+        elif how[0] == "percentile":  # one channel at a time: a float64 copy of one channel, not of all
+            q = [np.percentile(x[..., i].astype(np.float64), how[1:]) for i in range(c)]
+            lo, hi = np.array([v[0] for v in q]), np.array([v[1] for v in q])
             desc = f"each channel mapped from its {how[1]:g}th–{how[2]:g}th percentiles"
-        else:
-            lo, hi = x.reshape(-1, c).min(axis=0), x.reshape(-1, c).max(axis=0)
+        else:  # min and max are exact in the input's own dtype
+            lo = x.reshape(-1, c).min(axis=0).astype(np.float64)
+            hi = x.reshape(-1, c).max(axis=0).astype(np.float64)
             desc = "each channel mapped from its own min–max"
     constant = [i for i in range(c) if hi[i] <= lo[i]]
     span = np.where(hi > lo, hi - lo, 1.0)
-    y = (x - lo) / span
+    y, outside = np.empty(x.shape, np.float32), 0
+    for rows in _row_blocks(x):
+        part = (x[rows].astype(np.float64) - lo) / span
+        outside += int(np.count_nonzero((part < 0) | (part > 1)))
+        y[rows] = np.clip(part, 0.0, 1.0)
     notes = [] if image and c == 3 and a.dtype == np.uint8 else [f"values: {desc}"]
-    outside = int(np.count_nonzero((y < 0) | (y > 1)))
     if outside:
         notes.append(f"{outside} value(s) outside the range clipped to it")
     if constant:
@@ -123,19 +126,34 @@ def to_unit(array, value_range=None, source="array"):
     if kind == "rgba":
         notes.append("alpha channel upscaled with bicubic interpolation and re-attached")
     spec = Spec(a.dtype, squeeze, lo, hi, kind, constant, desc)
-    return np.clip(y, 0.0, 1.0).astype(np.float32), spec, notes
+    return y, spec, notes
+
+
+# Values per block of the float64 arithmetic of to_unit and from_unit (32 MiB of float64):
+# whole-array temporaries took about 3 GiB beyond the result on a 12 MP image's ×2 output.
+BLOCK_VALUES = 1 << 22
+
+
+def _row_blocks(x):
+    """Slices of whole rows of ``x`` holding about ``BLOCK_VALUES`` values each."""
+    per_row = max(1, x[:1].size)
+    step = max(1, BLOCK_VALUES // per_row)
+    return [slice(r, r + step) for r in range(0, x.shape[0], step)]
 
 
 def from_unit(y, spec):
     """A float [0, 1] result back to the input's range, dtype and layout."""
-    x = y.astype(np.float64) * (spec.hi - spec.lo) + spec.lo
-    for i in spec.constant:
-        x[..., i] = spec.lo[i]
-    if np.issubdtype(spec.dtype, np.integer):
-        info = np.iinfo(spec.dtype)
-        x = np.clip(np.round(x), info.min, info.max)
-    x = x.astype(spec.dtype)
-    return x[..., 0] if spec.squeeze else x
+    out = np.empty(y.shape, spec.dtype)
+    integer = np.issubdtype(spec.dtype, np.integer)
+    for rows in _row_blocks(y):
+        x = y[rows].astype(np.float64) * (spec.hi - spec.lo) + spec.lo
+        for i in spec.constant:
+            x[..., i] = spec.lo[i]
+        if integer:
+            info = np.iinfo(spec.dtype)
+            x = np.clip(np.round(x), info.min, info.max)
+        out[rows] = x
+    return out[..., 0] if spec.squeeze else out
 
 
 def apply(run, x, spec, scale, channels="gray", progress=None, bicubic=None):

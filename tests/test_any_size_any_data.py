@@ -219,3 +219,26 @@ def test_arrays_spec_roundtrip_exact():
     a = (np.random.default_rng(0).random((8, 8, 2)) * 65535).astype(np.uint16)
     x, spec, notes = arrays.to_unit(a)
     assert spec.kind == "data" and np.array_equal(arrays.from_unit(x, spec), a)
+
+
+def test_unit_mapping_in_row_blocks(monkeypatch):
+    """to_unit/from_unit work block by block: the same values as whole-array arithmetic, and no
+    float64 copy of the whole array (on a 12 MP image's output that copy was gigabytes)."""
+    import tracemalloc
+
+    monkeypatch.setattr(arrays, "BLOCK_VALUES", 12_000)  # 10 rows of 400×3 a block: 30 blocks
+    a = np.random.default_rng(1).normal(50.0, 20.0, (300, 400, 3))
+    x, spec, _ = arrays.to_unit(a)
+    lo, hi = a.min(axis=(0, 1)), a.max(axis=(0, 1))
+    assert np.array_equal(x, np.clip((a - lo) / (hi - lo), 0, 1).astype(np.float32))
+    tracemalloc.start()
+    try:
+        back = arrays.from_unit(x, spec)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert np.array_equal(back, x.astype(np.float64) * (hi - lo) + lo)
+    assert peak < 1.25 * back.nbytes  # the result and one block's temporaries
+    u = (np.random.default_rng(2).random((300, 400, 3)) * 65535).astype(np.uint16)
+    y, spec16, _ = arrays.to_unit(u)
+    assert np.array_equal(arrays.from_unit(y, spec16), u)
