@@ -3,6 +3,8 @@ from setuptools import find_packages, setup
 # python -m mzsr_tf.batch. Beam 2.77 needs protobuf < 7 and pillow < 13; TF 2.21, TF Serving API 2.21
 # and onnx accept protobuf 6.31.1+, so these resolve together (pip check clean).
 BEAM = ["apache-beam==2.77.0", "protobuf>=6.31.1,<7", "pillow>=12.1.1,<13"]
+# bench/real_photos.py and docs/real_photo.py: scikit-image's bundled photos, OpenCV's INTER_AREA resizer.
+PHOTOS = ["scikit-image==0.26.0", "opencv-python-headless==5.1.0.95"]
 
 setup(
     name="mzsr-tf",
@@ -36,6 +38,7 @@ setup(
         "test": ["pytest>=8", "jax[cpu]==0.10.2", *BEAM],
         "jax": ["jax[cpu]==0.10.2"],
         "beam": BEAM,
+        "photos": PHOTOS,
     },
     entry_points={"console_scripts": ["mzsr-tf=mzsr_tf.cli:main"]},
 )

@@ -3,8 +3,10 @@
 Each image is adapted on its own (Algorithm 2 of the paper): its "son" (the
 image degraded once more with the given kernel) is upscaled, ``steps`` gradient
 steps fit the network to map it back to the image, then the adapted network
-upscales the image. No kernel means no blur (plain subsampling). The methods
-themselves are in :mod:`mzsr_tf.methods`; the command is :mod:`mzsr_tf.commands.upscale`.
+upscales the image. No kernel means no blur, and then, unless a subsampling is
+asked for, bicubic subsampling (:func:`subsampling_for`, the one rule for "no
+kernel"). The methods themselves are in :mod:`mzsr_tf.methods`; the command is
+:mod:`mzsr_tf.commands.upscale`.
 """
 import os
 import warnings
@@ -37,6 +39,30 @@ def check_options(scale, steps, subsampling):
 
 
 ESTIMATE = "estimate"  # --kernel estimate: each image's kernel estimated from the image (mzsr_tf.estimate)
+
+
+def subsampling_for(kernel, subsampling=None):
+    """The subsampling a run assumes: the one asked for; else bicubic without a kernel, direct with one.
+
+    The one rule for "no --kernel" (the command and :func:`upscale` both call it;
+    which weights then load stays ``weights.default_name``'s choice: ``pretrain_x2``
+    / ``pretrain_x4`` for an unblurred bicubic-subsampled input). A photo shrunk by
+    a common resizer (Pillow's ``Image.resize``, OpenCV's ``INTER_AREA``, MATLAB's
+    ``imresize``) is antialiased and centre-aligned (×2: LR pixel m is centred on HR
+    2m + 0.5), which is what bicubic subsampling models; direct subsampling keeps HR
+    pixel 2m, half an HR pixel off and aliased. On such photos saved as JPEG
+    (``bench/real_photos.py``, ``docs/results/real_photos.md``) the direct no-kernel
+    run was 1.7–3.1 dB below bicubic interpolation and the bicubic one above it.
+    A given kernel (or 'estimate') keeps the paper's direct model: its g^d kernels
+    and the shipped estimator are direct.
+
+    Args:
+      kernel: the user's kernel argument as given (None when there is none).
+      subsampling: 'direct', 'bicubic', or None (not asked for).
+    """
+    if subsampling is not None:
+        return subsampling
+    return "bicubic" if kernel is None else "direct"
 
 
 def resolve_kernel(kernel, warn=None, scale=2, subsampling="direct"):
@@ -96,7 +122,7 @@ def kernel_for_image(kernel, x, scale, subsampling, notes=None):
     return k
 
 
-def upscale(array, scale=2, kernel=None, steps=DEFAULT_STEPS, subsampling="direct", weights=None,
+def upscale(array, scale=2, kernel=None, steps=DEFAULT_STEPS, subsampling=None, weights=None,
             method="mzsr", ensemble=None, zssr_iters=3000, seed=0, compute_dtype=None,
             max_memory=DEFAULT_MAX_MEMORY, value_range=None, channels="gray"):
     """Super-resolves one image or array by zero-shot adaptation (MZSR, Algorithm 2).
@@ -109,9 +135,11 @@ def upscale(array, scale=2, kernel=None, steps=DEFAULT_STEPS, subsampling="direc
       kernel: blur kernel of the LR image: None (no blur), a 2-D array, a kernel
         file path, or a scenario name ('g0.2', 'g2.0', 'g1.3', 'gani').
       steps: gradient steps of adaptation (0 = the meta-learned network as is).
-      subsampling: 'direct' (keep every s-th pixel) or 'bicubic'.
+      subsampling: 'direct' (keep every s-th pixel), 'bicubic', or None: bicubic
+        without a kernel (how common resizers shrink photos), direct with one
+        (:func:`subsampling_for`).
       weights: shipped weights name, a ``.weights.h5`` path, or None for the
-        default for (scale, subsampling).
+        default for (scale, subsampling, kernel or not).
       method: 'mzsr', 'bicubic' or 'zssr' (the baseline: trained from scratch on
         the image; ``steps`` and ``weights`` are not used).
       ensemble: 8-way self-ensemble; None = the method's default (off for mzsr,
@@ -131,6 +159,7 @@ def upscale(array, scale=2, kernel=None, steps=DEFAULT_STEPS, subsampling="direc
     Raises:
       InputError: bad image, kernel, option or weights (one clear message).
     """
+    subsampling = subsampling_for(kernel, subsampling)
     scale, steps = check_options(scale, steps, subsampling)
     check_method(method, zssr_iters)
     max_memory = check_memory(max_memory)

@@ -19,6 +19,7 @@ import logging
 import os
 import sys
 
+from ..api import subsampling_for
 from ..cli import guarded
 from ..constants import DEFAULT_STEPS, MAX_STEPS, SCALES, SUBSAMPLINGS
 from ..errors import InputError
@@ -54,7 +55,8 @@ def build_parser():
     p.add_argument("--scale", type=int, choices=SCALES, default=None,
                    help="SR scale (default: the --model's, else 2)")
     p.add_argument("--subsampling", choices=SUBSAMPLINGS, default=None,
-                   help="how the LR images were subsampled (default: the --model's, else direct)")
+                   help="how the LR images were subsampled (default: the --model's, else as upscale: bicubic "
+                   "without a kernel, direct with --kernel or --kernels)")
     p.add_argument("--steps", type=int, default=DEFAULT_STEPS, metavar="N",
                    help=f"adaptation steps per image (default {DEFAULT_STEPS})")
     m = p.add_mutually_exclusive_group()
@@ -136,7 +138,7 @@ def main(argv=None):
 
     meta = _read_model_metadata(args.model) if args.model else {}
     scale = args.scale or int(meta.get("scale") or 2)
-    subsampling = args.subsampling or meta.get("subsampling") or "direct"
+    subsampling = args.subsampling or meta.get("subsampling") or subsampling_for(args.kernel or args.kernels)
     max_steps = int(meta.get("max_steps", MAX_STEPS))
     if meta and (scale, subsampling) != (meta.get("scale"), meta.get("subsampling")):
         raise InputError(f"{args.model}: exported for x{meta.get('scale')} {meta.get('subsampling')}, "

@@ -19,7 +19,7 @@ import time
 
 from .. import arrays, methods, tiling
 from ..api import (check_method, check_options, kernel_for_image, method_for, resolve_kernel, run_channels,
-                   weights_mismatch)
+                   subsampling_for, weights_mismatch)
 from ..cli import guarded
 from ..constants import DEFAULT_STEPS, KERNEL_SIZE, MAX_LR_PIXELS, MAX_STEPS, SCALES, SUBSAMPLINGS
 from ..errors import InputError
@@ -67,15 +67,17 @@ def build_parser():
     p.add_argument(
         "--subsampling",
         choices=SUBSAMPLINGS,
-        default="direct",
-        help="how the LR image was subsampled after the blur (default direct)",
+        default=None,
+        help="how the LR image was subsampled after the blur; default: bicubic when no --kernel is given "
+        "(photos shrunk by Pillow, OpenCV or MATLAB resizers are antialiased and centre-aligned; the "
+        "unblurred bicubic case uses the pretrained weights), direct with a --kernel (the paper's g^d kernels)",
     )
     p.add_argument(
         "--kernel",
         metavar="FILE|NAME",
         help="blur kernel of the input: .npy, .mat (key 'kernel' or 'Kernel'), a grayscale image, one of "
         "g0.2, g2.0, g1.3, gani, or 'estimate' (estimated from each image: for real photos whose blur is "
-        "unknown; x2 direct); default: no blur",
+        "unknown; x2 direct); default: no blur, with bicubic subsampling (see --subsampling)",
     )
     p.add_argument(
         "--steps",
@@ -210,6 +212,7 @@ def _prepare(src, out, image, scale, ksize, max_pixels, value_range):
 def main(argv=None):
     """``python -m mzsr_tf.upscale``: returns 0, 1 (some images of a folder failed) or 2 (input error)."""
     args = build_parser().parse_args(argv)
+    args.subsampling = subsampling_for(args.kernel, args.subsampling)
     scale, steps = check_options(args.scale, args.steps, args.subsampling)
     check_method(args.method, args.zssr_iters)
     budget = tiling.parse_memory(args.max_memory)
@@ -281,7 +284,7 @@ def main(argv=None):
         where = args.output if folder else pairs[0][1]
         extra = f" (first {times[0]:.2f} s, includes compiling)" if len(times) > 1 else " (includes compiling)"
         if method.uses_weights:
-            how = f"weights {opts.notes['weights']}, {steps} step(s)"
+            how = f"weights {opts.notes['weights']}, {args.subsampling} subsampling, {steps} step(s)"
         else:
             how = "ZSSR (trained on each image)" if method.name == "zssr" else method.description
         if method.name == "mzsr+ensemble" or (method.name == "zssr" and opts.zssr_ensemble):
