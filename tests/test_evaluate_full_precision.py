@@ -122,3 +122,21 @@ def test_make_lr_array_keeps_dtype_and_matches_8bit():
         assert np.abs(lr16 / 257.0 - lr8).max() > 0.01
     const = np.full((8, 10, 2), -4.5, np.float32)
     assert np.all(scenarios.make_lr_array(const, "g2.0")[1] == -4.5)
+
+
+def test_arrays_that_cannot_be_evaluated_are_skipped(tmp_path, capsys):
+    d = tmp_path / "hr"
+    d.mkdir()
+    np.save(d / "good.npy", np.stack([smooth_field(24, 26, s) for s in (1, 2)], -1))
+    bad_nan = np.stack([smooth_field(24, 26, s) for s in (3, 4)], -1)
+    bad_nan[3, 4, 1] = np.nan
+    np.save(d / "nan.npy", bad_nan)
+    np.save(d / "cube.npy", np.zeros((4, 24, 26, 2)))
+    np.save(d / "flags.npy", np.zeros((24, 26), bool))
+    js = tmp_path / "r.json"
+    rc = evaluate.main([str(a) for a in ["--hr-dir", d, "--scenario", "g2.0", "--method", "bicubic", "--json", js]])
+    _, err = capsys.readouterr()
+    assert rc == 1 and "NaN or Inf" in err and "shape (4, 24, 26, 2)" in err and "dtype bool" in err
+    rep = json.loads(js.read_text())
+    assert sorted(rep["skipped"]) == ["cube.npy", "flags.npy", "nan.npy"] and rep["images"] == ["good.npy"]
+    assert len(rep["scenarios"]["g2.0"]["columns"]["bicubic"]["images"]["good.npy"]["psnr_channels"]) == 2

@@ -42,12 +42,21 @@ def kind_of(image):
     return DATA
 
 
-def as_stored(a):
+def as_stored(a, source="array"):
     """An HR array read from a file as this module evaluates it, and notes on what was changed.
 
     16-bit RGBA loses its alpha (as 8-bit RGBA does in the 8-bit protocol); H×W
     becomes H×W×1. Everything else is kept as it is.
+
+    Raises:
+      InputError: not an H×W(×C) array of finite integers or floats (the file is skipped).
     """
+    from ..errors import InputError
+
+    if a.ndim not in (2, 3) or not np.issubdtype(a.dtype, np.number) or np.issubdtype(a.dtype, np.complexfloating):
+        raise InputError(f"{source}: array of shape {a.shape} and dtype {a.dtype}; expected H×W(×C) integers or floats")
+    if np.issubdtype(a.dtype, np.floating) and not np.all(np.isfinite(a)):
+        raise InputError(f"{source}: array has NaN or Inf values")
     notes = []
     if a.ndim == 2:
         a = a[:, :, None]

@@ -117,7 +117,7 @@ def read_hr(path, warn=None):
     if a.dtype == np.uint8 and (a.ndim == 2 or a.shape[-1] in (1, 3, 4)):
         image, more = to_rgb_uint8(a, source=os.fspath(path))
     else:
-        image, more = full_precision.as_stored(a)
+        image, more = full_precision.as_stored(a, source=os.fspath(path))
         gray = gray and full_precision.kind_of(image) == full_precision.SIXTEEN_BIT
     for note in notes + [n for n in more if not n.startswith("grayscale")]:
         if warn:
