@@ -12,6 +12,6 @@ $E --method mzsr --weights mzsr_bicubic_x2 --scenario bicubic gb1.3 --steps 0 1 
 $E --method mzsr --weights mzsr_direct_x4 --scenario g2.0x4 --steps 0 1 10 --json docs/results/set5_meta_x4.json > docs/results/set5_meta_x4.txt 2>&1
 $E --method mzsr --weights pretrain_x2 --scenario bicubic g0.2 g2.0 gani gb1.3 --steps 0 1 10 --json docs/results/set5_pre_x2.json > docs/results/set5_pre_x2.txt 2>&1
 $E --method mzsr --weights pretrain_x4 --scenario g2.0x4 --steps 0 1 10 --json docs/results/set5_pre_x4.json > docs/results/set5_pre_x4.txt 2>&1
-python docs/figure3.py --hr-dir $S5 --scenario g2.0 --weights mzsr_direct_x2 pretrain_x2 --out docs/figure3.png > docs/results/figure3.txt 2>&1
+python docs/figure3.py --hr-dir $S5 --scenario g2.0 --weights mzsr_direct_x2 pretrain_all_x2 pretrain_all_x2:adam:1e-4 pretrain_x2:adam:3e-4 pretrain_x2 --out docs/figure3.png > docs/results/figure3.txt 2>&1
 $E --method mzsr --weights mzsr_direct_x2 --scenario g2.0 --steps 1 10 --ensemble --json docs/results/set5_meta_direct_x2_ensemble.json > docs/results/set5_meta_direct_x2_ensemble.txt 2>&1
 echo done

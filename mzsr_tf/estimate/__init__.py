@@ -13,12 +13,10 @@ import time
 
 import numpy as np
 
+from ..constants import SCALES, SUBSAMPLINGS
 from ..errors import InputError
 from ..kernels import DEFAULT_SIZE
 from . import core
-
-SCALES = (2, 4)
-SUBSAMPLINGS = ("direct", "bicubic")
 
 
 def check_options(scale, subsampling, size=DEFAULT_SIZE):
