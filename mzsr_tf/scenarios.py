@@ -145,12 +145,13 @@ def make_lr(hr, scenario, kernel_size=DEFAULT_KERNEL_SIZE):
 def make_lr_array(hr, scenario, kernel_size=DEFAULT_KERNEL_SIZE):
     """The LR test input of a scenario at the HR's own precision (16-bit, float, any channel count).
 
-    The same degradation as :func:`make_lr`, done on each channel mapped to
-    [0, 1] by its own min–max and mapped back: blur and subsampling are affine
-    (weights sum to 1), so the mapping changes nothing but keeps float32's
-    precision relative to the data's range. The result is stored as the HR's
-    dtype: integers rounded and clipped to the dtype (as saving a 16-bit PNG
-    would), floats kept as they come.
+    The same degradation as :func:`make_lr`, done on the data mapped to [0, 1]
+    and back as ``mzsr_tf.upscale`` maps it (:func:`mzsr_tf.arrays.to_unit` /
+    :func:`~mzsr_tf.arrays.from_unit`): blur and subsampling are affine (weights
+    sum to 1), so the mapping changes nothing but keeps float32's precision
+    relative to the data's range. The result is stored as the HR's dtype:
+    integers rounded and clipped to the dtype (as saving a 16-bit PNG would),
+    floats kept as they come.
 
     Args:
       hr: H×W×C array of any numeric dtype (C ≥ 1), finite.
@@ -163,18 +164,13 @@ def make_lr_array(hr, scenario, kernel_size=DEFAULT_KERNEL_SIZE):
     Raises:
       InputError: not a finite numeric H×W×C array, or smaller than the scale.
     """
+    from .arrays import from_unit, to_unit
+
     hr = np.asarray(hr)
     if hr.ndim != 3 or not np.issubdtype(hr.dtype, np.number) or np.issubdtype(hr.dtype, np.complexfloating):
         raise InputError(f"HR array must be H×W×C of integers or floats, got {hr.shape} {hr.dtype}")
     if not np.all(np.isfinite(hr)):
         raise InputError("HR array has NaN or Inf values")
     scenario, hr = _cropped(hr, scenario)
-    flat = hr.reshape(-1, hr.shape[-1])
-    lo, hi = flat.min(axis=0).astype(np.float64), flat.max(axis=0).astype(np.float64)
-    span = np.where(hi > lo, hi - lo, 1.0)
-    x = ((hr - lo) / span).astype(np.float32)
-    lr = _degraded(x[None], scenario, kernel_size).astype(np.float64) * span + lo
-    if np.issubdtype(hr.dtype, np.integer):
-        info = np.iinfo(hr.dtype)
-        lr = np.clip(np.round(lr), info.min, info.max)
-    return hr, lr.astype(hr.dtype)
+    x, spec, _ = to_unit(hr, source="HR array")
+    return hr, from_unit(_degraded(x[None], scenario, kernel_size), spec)
