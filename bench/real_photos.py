@@ -63,25 +63,30 @@ DEFAULT_CANDIDATES = ("default", "direct_10", "estimate_10", "bicubic_pre_10", "
 # ------------------------------------------------------------------ the test set
 
 
-def load_photos(names):
-    """[(name, uint8 H×W×3, gray=False)] for scikit-image's bundled photos."""
-    if not names:
-        return []
+def skimage_photo(name, hint=""):
+    """scikit-image's bundled photo ``name`` as uint8 H×W×3; InputError when it is missing or not RGB.
+
+    Args:
+      name: a function name in ``skimage.data`` (e.g. 'rocket').
+      hint: added to the message when scikit-image is not installed.
+    """
     try:
         from skimage import data
     except ImportError:
-        raise InputError("--photos needs scikit-image (pip install -e \".[photos]\"); "
-                         "pass --photos with no names to use --hr-dir alone") from None
-    out = []
-    for name in names:
-        fn = getattr(data, name, None)
-        if fn is None:
-            raise InputError(f"scikit-image has no photo {name!r}")
-        a = np.asarray(fn())
-        if a.dtype != np.uint8 or a.ndim != 3 or a.shape[2] != 3:
-            raise InputError(f"scikit-image's {name!r} is not an RGB photo ({a.shape} {a.dtype})")
-        out.append((name, a, False))
-    return out
+        raise InputError("scikit-image's photos need scikit-image (pip install -e \".[photos]\")" + hint) from None
+    fn = getattr(data, name, None)
+    if fn is None:
+        raise InputError(f"scikit-image has no photo {name!r}")
+    a = np.asarray(fn())
+    if a.dtype != np.uint8 or a.ndim != 3 or a.shape[2] != 3:
+        raise InputError(f"scikit-image's {name!r} is not an RGB photo ({a.shape} {a.dtype})")
+    return a
+
+
+def load_photos(names):
+    """[(name, uint8 H×W×3, gray=False)] for scikit-image's bundled photos."""
+    hint = "; pass --photos with no names to use --hr-dir alone"
+    return [(name, skimage_photo(name, hint), False) for name in names]
 
 
 def centre_crop(hr, side, scale):

@@ -30,6 +30,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from mzsr_tf.cli import guarded  # noqa: E402
 from mzsr_tf.errors import InputError  # noqa: E402
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench"))
+from real_photos import skimage_photo  # noqa: E402  (one loader for the figure and the measurement)
+
 SCALE = 2  # the shipped estimator is ×2 direct
 
 
@@ -45,16 +48,7 @@ def parse_box(text):
 
 def load_region(name, box):
     """The photo's region as uint8 SIDE×SIDE×3."""
-    try:
-        from skimage import data
-    except ImportError:
-        raise InputError("needs scikit-image (pip install -e \".[photos]\")") from None
-    fn = getattr(data, name, None)
-    if fn is None:
-        raise InputError(f"scikit-image has no photo {name!r}")
-    photo = np.asarray(fn())
-    if photo.dtype != np.uint8 or photo.ndim != 3 or photo.shape[2] != 3:
-        raise InputError(f"scikit-image's {name!r} is not an RGB photo")
+    photo = skimage_photo(name)
     x, y, side = box
     if y + side > photo.shape[0] or x + side > photo.shape[1]:
         raise InputError(f"--box {x},{y},{side} leaves the {photo.shape[1]}×{photo.shape[0]} photo")
