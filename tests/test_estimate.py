@@ -160,3 +160,29 @@ def test_evaluate_rk_prints_the_four_blind_rows(tmp_path, capsys):
     out = capsys.readouterr().out
     for row in ("bicubic", "mzsr, no kernel", "mzsr, estimated kernel", "mzsr, true kernel (oracle)"):
         assert f"| {row} |" in out
+
+
+def test_model_json_reads_either_kind(tmp_path, monkeypatch):
+    import json
+
+    rng = np.random.default_rng(0)
+    lam = rng.uniform(0.2, 4.0, 80)
+    kernels = [gaussian_kernel_np(v, v, 0.0) for v in lam]
+    feats = rng.normal(size=(80, core.N_FEATURES))
+    feats[:, 0] = np.log(lam)  # one informative feature
+    models = {"ridge": core.fit(feats, kernels, 1.0),
+              "mlp": core.fit_mlp(feats, kernels, hidden=(8,), members=2, max_iter=200)}
+    monkeypatch.setattr(core, "MODEL_DIR", str(tmp_path))
+    monkeypatch.setattr(core, "_MODELS", {})
+    for kind, m in models.items():
+        out = core.model_to_json(m, {"what": kind})
+        if kind == "ridge":
+            del out["kind"]  # files written before the MLP have no kind
+        (tmp_path / f"kernel_estimator_{kind}_x2.json").write_text(json.dumps(out))
+        loaded = core.load_model(2, kind)
+        assert loaded["kind"] == kind
+        pred = core.predict_log_variances(loaded, feats)
+        np.testing.assert_allclose(pred, core.predict_log_variances(m, feats), atol=1e-4)
+        assert np.corrcoef(pred[:, 0], np.log(lam))[0, 1] > 0.9
+        cov = core.predict_covariance(loaded, feats[0])
+        assert cov.shape == (2, 2) and np.all(np.linalg.eigvalsh(cov) > 0)

@@ -6,11 +6,13 @@ directional variance uᵀΣu. The estimator measures, on the luma plane, the mea
 absolute difference at lags 1..4 along 8 directions (axes, diagonals, knight
 moves); smooth content looks like blur to these means, so it also measures how
 step-like the strongest edges are (a sharp kernel leaves aliased one-pixel steps
-after direct subsampling, a wide one spreads them). A ridge regression with
-quadratic terms, fitted on synthetic LR images made from training photos with
-random kernels (``docs/estimate_fit.py``), maps these 41 numbers to the 8
-directional variances of the kernel. The covariance that fits them best (least
-squares, eigenvalues clipped to :data:`LAMBDA_RANGE`) gives the Eq. 3 Gaussian.
+after direct subsampling, a wide one spreads them). A small regressor fitted on
+synthetic LR images made from training photos with random kernels
+(``docs/estimate_fit.py``) maps these 41 numbers to the 8 directional variances
+of the kernel: an average of 5 one-hidden-layer tanh networks (shipped), or a
+ridge regression with quadratic terms (the earlier model; its JSON still loads).
+The covariance that fits them best (least squares, eigenvalues clipped to
+:data:`LAMBDA_RANGE`) gives the Eq. 3 Gaussian.
 All NumPy; milliseconds.
 
 Two alternatives were measured on held-out training images and dropped
@@ -152,12 +154,19 @@ _MODELS = {}
 
 
 def load_model(scale, subsampling):
-    """The fitted regression for (scale, subsampling) as a dict (``coef`` [903, 8] array, card), cached.
+    """The fitted regression for (scale, subsampling) as a dict, cached; None when none is shipped.
 
-    Returns None when none is shipped for that combination.
+    The JSON's ``kind`` says which: ``"mlp"`` (``nets``: an ensemble of small
+    tanh networks, see :func:`fit_mlp`) or, when absent, the quadratic ridge
+    (``coef`` [903, 8], see :func:`fit`). Both carry ``mean``/``std`` and ``card``.
+
+    Args:
+      scale: SR scale.
+      subsampling: "direct" or "bicubic".
 
     Raises:
-      ValueError: the file was fitted on another feature set (refit with docs/estimate_fit.py).
+      ValueError: the file was fitted on another feature set (refit with docs/estimate_fit.py),
+        or is of an unknown kind.
     """
     path = model_path(scale, subsampling)
     if path not in _MODELS:
@@ -165,24 +174,66 @@ def load_model(scale, subsampling):
             return None
         with open(path) as f:
             m = json.load(f)
-        m["coef"] = np.asarray(m["coef"], np.float64)
+        m["kind"] = m.get("kind", "ridge")  # files written before the MLP have no kind
+        if m["kind"] not in ("ridge", "mlp"):
+            raise ValueError(f"{path}: unknown estimator kind {m['kind']!r} (this code reads 'ridge' and 'mlp')")
         m["mean"], m["std"] = np.asarray(m["mean"]), np.asarray(m["std"])
         if m["mean"].shape != (N_FEATURES,):
             raise ValueError(f"{path} was fitted on {m['mean'].size} features, this code computes {N_FEATURES}; "
                              "refit it with docs/estimate_fit.py")
+        if m["kind"] == "mlp":
+            m["nets"] = [[(np.asarray(w, np.float64), np.asarray(b, np.float64)) for w, b in net] for net in m["nets"]]
+            m["y_mean"], m["y_std"] = np.asarray(m["y_mean"]), np.asarray(m["y_std"])
+        else:
+            m["coef"] = np.asarray(m["coef"], np.float64)
         _MODELS[path] = m
     return _MODELS[path]
 
 
+def model_to_json(model, card):
+    """The JSON-ready dict :func:`load_model` reads back, weights rounded to 6 decimals.
+
+    Args:
+      model: from :func:`fit` or :func:`fit_mlp`.
+      card: dict describing how it was fitted.
+    """
+    out = {"kind": model["kind"], "card": card, "mean": model["mean"].tolist(), "std": model["std"].tolist()}
+    if model["kind"] == "mlp":
+        out.update(y_mean=model["y_mean"].tolist(), y_std=model["y_std"].tolist(),
+                   nets=[[[np.round(w, 6).tolist(), np.round(b, 6).tolist()] for w, b in net] for net in model["nets"]])
+    else:
+        out["coef"] = np.round(model["coef"], 6).tolist()
+    return out
+
+
+def _mlp_forward(net, z):
+    """One network: tanh hidden layers, linear output (what scikit-learn's MLPRegressor computes)."""
+    for w, b in net[:-1]:
+        z = np.tanh(z @ w + b)
+    w, b = net[-1]
+    return z @ w + b
+
+
+def predict_log_variances(model, feats):
+    """Log directional variances [N, 8] predicted from feature rows [N, 41] by a fitted model."""
+    z = (np.atleast_2d(np.asarray(feats, np.float64)) - model["mean"]) / model["std"]
+    if model.get("kind", "ridge") == "mlp":
+        out = np.mean([_mlp_forward(net, z) for net in model["nets"]], axis=0)
+        return out * model["y_std"] + model["y_mean"]
+    return expand(z) @ model["coef"]
+
+
 def predict_covariance(model, feats):
-    """Covariance (HR pixels) predicted from one feature vector by a fitted model."""
-    z = (np.asarray(feats) - model["mean"]) / model["std"]
-    log_v = expand(z) @ model["coef"]
-    return covariance_from_directional(np.exp(log_v[0]))
+    """Covariance (HR pixels) predicted from one feature vector by a fitted model (ridge or MLP)."""
+    return covariance_from_directional(np.exp(predict_log_variances(model, feats)[0]))
+
+
+def _targets(kernels):
+    return np.log(np.maximum(np.stack([directional_variances(kernel_moments(k)) for k in kernels]), 1e-3))
 
 
 def fit(feature_rows, kernels, ridge):
-    """Fits the regression: standardised features → log directional variances.
+    """Fits the quadratic ridge regression: standardised features → log directional variances.
 
     Args:
       feature_rows: [N, 41] from :func:`features`.
@@ -190,13 +241,52 @@ def fit(feature_rows, kernels, ridge):
       ridge: L2 penalty (intercept not penalised).
 
     Returns:
-      dict with ``coef`` [903, 8], ``mean``, ``std`` (the features' standardisation).
+      dict with ``kind`` "ridge", ``coef`` [903, 8], ``mean``, ``std`` (the features' standardisation).
     """
     f = np.asarray(feature_rows, np.float64)
     mean, std = f.mean(0), f.std(0) + 1e-9
     x = expand((f - mean) / std)
-    y = np.log(np.maximum(np.stack([directional_variances(kernel_moments(k)) for k in kernels]), 1e-3))
+    y = _targets(kernels)
     penalty = ridge * np.eye(x.shape[1])
     penalty[0, 0] = 0.0
     coef = np.linalg.solve(x.T @ x + penalty, x.T @ y)
-    return {"coef": coef, "mean": mean, "std": std}
+    return {"kind": "ridge", "coef": coef, "mean": mean, "std": std}
+
+
+def fit_mlp(feature_rows, kernels, hidden=(64,), alpha=0.1, members=5, max_iter=300, seed=0):
+    """Fits an ensemble of small MLPs: standardised features → standardised log directional variances.
+
+    Trained with scikit-learn (Adam, tanh); prediction needs only NumPy
+    (:func:`predict_log_variances`). Averaging a few seeds steadies the
+    held-out error, which single networks scattered by ±0.02.
+
+    Args:
+      feature_rows: [N, 41] from :func:`features`.
+      kernels: N true kernels.
+      hidden: hidden layer widths.
+      alpha: L2 penalty of MLPRegressor.
+      members: networks averaged (seeds seed … seed + members − 1).
+      max_iter: epochs at most (stops after 50 without improvement).
+      seed: first random seed.
+
+    Returns:
+      dict with ``kind`` "mlp", ``nets`` (per network, per layer (W, b)), ``mean``, ``std``, ``y_mean``, ``y_std``.
+    """
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPRegressor
+
+    f = np.asarray(feature_rows, np.float64)
+    mean, std = f.mean(0), f.std(0) + 1e-9
+    y = _targets(kernels)
+    y_mean, y_std = y.mean(0), y.std(0) + 1e-9
+    nets = []
+    for s in range(seed, seed + members):
+        reg = MLPRegressor(hidden_layer_sizes=tuple(hidden), activation="tanh", alpha=alpha, batch_size=64,
+                           learning_rate_init=1e-3, max_iter=max_iter, tol=1e-6, n_iter_no_change=50, random_state=s)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            reg.fit((f - mean) / std, (y - y_mean) / y_std)
+        nets.append(list(zip(reg.coefs_, reg.intercepts_)))
+    return {"kind": "mlp", "nets": nets, "mean": mean, "std": std, "y_mean": y_mean, "y_std": y_std}
