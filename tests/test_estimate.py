@@ -8,7 +8,7 @@ import pytest
 from scipy import ndimage
 
 from mzsr_tf.errors import InputError
-from mzsr_tf.estimate import estimate_kernel, kernel_error
+from mzsr_tf.estimate import core, estimate_kernel, kernel_error
 from mzsr_tf.estimate.command import main
 from mzsr_tf.kernels import gaussian_kernel_np, rk_kernel
 
@@ -57,13 +57,22 @@ def test_rk_kernel_is_seeded_and_valid():
     assert np.unravel_index(np.argmax(gaussian_kernel_np(1, 1, 0)), (15, 15)) == (7, 7)
 
 
-@pytest.mark.parametrize("truth,other", [((0.4, 0.4, 0.0), (4.0, 4.0, 0.0)),
+@pytest.mark.parametrize("truth,other", [((0.2, 0.2, 0.0), (1.0, 1.0, 0.0)),
+                                         ((0.4, 0.4, 0.0), (4.0, 4.0, 0.0)),
                                          ((4.0, 4.0, 0.0), (0.4, 0.4, 0.0)),
                                          ((5.0, 0.5, 0.0), (5.0, 0.5, math.pi / 2))])
 def test_estimate_closer_to_truth(truth, other):
     k_true, k_other = gaussian_kernel_np(*truth), gaussian_kernel_np(*other)
     est = estimate_kernel(_lr(_texture(192, seed=1), k_true), scale=2)
     assert kernel_error(est, k_true) < kernel_error(est, k_other)
+
+
+def test_edge_steps_tell_a_step_from_a_ramp():
+    x = np.arange(40.0)[None, :].repeat(40, 0)
+    step, ramp = (x >= 20).astype(float), np.clip((x - 16) / 8, 0, 1)
+    assert core.edge_steps(step, 0, 1) == pytest.approx([1.0, 1.0], abs=1e-3)
+    assert core.edge_steps(ramp, 0, 1) == pytest.approx([0.5, 0.5], abs=1e-3)
+    assert core.features(step).shape == (41,)
 
 
 def test_bad_arguments_raise():

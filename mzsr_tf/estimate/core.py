@@ -4,11 +4,14 @@ A Gaussian blur of covariance Σ (HR pixels) slows how fast the LR image's
 differences grow with distance along each direction u, in proportion to the
 directional variance uᵀΣu. The estimator measures, on the luma plane, the mean
 absolute difference at lags 1..4 along 8 directions (axes, diagonals, knight
-moves), and a ridge regression with quadratic terms, fitted on synthetic LR
-images made from training photos with random kernels (``docs/estimate_fit.py``),
-maps these 25 numbers to the 8 directional variances of the kernel. The
-covariance that fits them best (least squares, eigenvalues clipped to
-:data:`LAMBDA_RANGE`) gives the Eq. 3 Gaussian. All NumPy; milliseconds.
+moves); smooth content looks like blur to these means, so it also measures how
+step-like the strongest edges are (a sharp kernel leaves aliased one-pixel steps
+after direct subsampling, a wide one spreads them). A ridge regression with
+quadratic terms, fitted on synthetic LR images made from training photos with
+random kernels (``docs/estimate_fit.py``), maps these 41 numbers to the 8
+directional variances of the kernel. The covariance that fits them best (least
+squares, eigenvalues clipped to :data:`LAMBDA_RANGE`) gives the Eq. 3 Gaussian.
+All NumPy; milliseconds.
 
 Two alternatives were measured on held-out training images and dropped
 (``docs/estimate_design.md``): judging candidate kernels by the meta-learned
@@ -27,6 +30,8 @@ from ..kernels import DEFAULT_SIZE
 # (dy, dx) steps: the 4 axes and diagonals plus 4 knight moves, for angular resolution.
 DIRECTIONS = ((0, 1), (1, 0), (1, 1), (1, -1), (1, 2), (2, 1), (1, -2), (2, -1))
 LAGS = (1, 2, 3, 4)
+EDGE_PERCENTILES = (99.0, 95.0)  # the strongest 1% and 5% of two-step differences
+N_FEATURES = len(DIRECTIONS) * (len(LAGS) - 1 + len(EDGE_PERCENTILES)) + 1
 LAMBDA_RANGE = (0.05, 16.0)  # eigenvalues kept (0.05 is a delta on the pixel grid)
 MODEL_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "weights")
 
@@ -43,27 +48,52 @@ def _shifted_pair(p, sy, sx):
     return a, b
 
 
+def edge_steps(p, dy, dx):
+    """How step-like the strongest edges along (dy, dx) are: 1 for a one-pixel step, ½ for a ramp.
+
+    Over the pixels whose two-step difference |Δ₁ + Δ₂| is in the top
+    :data:`EDGE_PERCENTILES`, the mean of max(|Δ₁|, |Δ₂|) / |Δ₁ + Δ₂|. Only strong
+    edges count, so smooth content (which the mean differences confuse with blur)
+    barely moves it.
+
+    Args:
+      p: float64 luma plane.
+      dy, dx: the step.
+    """
+    a, b = _shifted_pair(p, dy, dx)
+    d0, d1 = _shifted_pair(b - a, dy, dx)  # consecutive steps x → x+u → x+2u
+    total = np.abs(d0 + d1).ravel()
+    larger = np.maximum(np.abs(d0), np.abs(d1)).ravel()
+    out = []
+    for q in EDGE_PERCENTILES:
+        sel = total >= np.percentile(total, q)
+        out.append(float(np.mean(larger[sel] / (total[sel] + 1e-4))))
+    return out
+
+
 def features(plane, border=2):
-    """The 25 statistics the regression reads.
+    """The 41 statistics the regression reads.
 
     For each direction: log mean |Δ| at lags 2, 3, 4 minus that at lag 1 (how
     fast differences grow: slow for sharp images, like the lag for blurred ones);
-    plus the mean log |Δ| at lag 1 over directions (the detail level against the
-    8-bit rounding noise).
+    then for each direction the two :func:`edge_steps` numbers; last, the mean
+    log |Δ| at lag 1 over directions (the detail level against the 8-bit rounding
+    noise).
 
     Args:
       plane: float64 luma H×W in [0, 1] (at least 2·border + 9 pixels a side).
     """
     p = plane[border:plane.shape[0] - border, border:plane.shape[1] - border]
-    out, level = [], []
+    out, edges, level = [], [], []
     for dy, dx in DIRECTIONS:
         m = []
         for lag in LAGS:
             a, b = _shifted_pair(p, dy * lag, dx * lag)
             m.append(math.log(float(np.mean(np.abs(a - b))) + 1e-5))
         out += [v - m[0] for v in m[1:]]
+        edges += edge_steps(p, dy, dx)
         level.append(m[0])
-    return np.array(out + [float(np.mean(level))])
+    return np.array(out + edges + [float(np.mean(level))])
 
 
 def expand(f):
@@ -122,9 +152,12 @@ _MODELS = {}
 
 
 def load_model(scale, subsampling):
-    """The fitted regression for (scale, subsampling) as a dict (``coef`` [351, 8] array, card), cached.
+    """The fitted regression for (scale, subsampling) as a dict (``coef`` [903, 8] array, card), cached.
 
     Returns None when none is shipped for that combination.
+
+    Raises:
+      ValueError: the file was fitted on another feature set (refit with docs/estimate_fit.py).
     """
     path = model_path(scale, subsampling)
     if path not in _MODELS:
@@ -134,6 +167,9 @@ def load_model(scale, subsampling):
             m = json.load(f)
         m["coef"] = np.asarray(m["coef"], np.float64)
         m["mean"], m["std"] = np.asarray(m["mean"]), np.asarray(m["std"])
+        if m["mean"].shape != (N_FEATURES,):
+            raise ValueError(f"{path} was fitted on {m['mean'].size} features, this code computes {N_FEATURES}; "
+                             "refit it with docs/estimate_fit.py")
         _MODELS[path] = m
     return _MODELS[path]
 
@@ -149,12 +185,12 @@ def fit(feature_rows, kernels, ridge):
     """Fits the regression: standardised features → log directional variances.
 
     Args:
-      feature_rows: [N, 25] from :func:`features`.
+      feature_rows: [N, 41] from :func:`features`.
       kernels: N true kernels (any size; their second moments are the targets).
       ridge: L2 penalty (intercept not penalised).
 
     Returns:
-      dict with ``coef`` [351, 8], ``mean``, ``std`` (the features' standardisation).
+      dict with ``coef`` [903, 8], ``mean``, ``std`` (the features' standardisation).
     """
     f = np.asarray(feature_rows, np.float64)
     mean, std = f.mean(0), f.std(0) + 1e-9
