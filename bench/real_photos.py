@@ -20,7 +20,6 @@ Needs scikit-image for ``--photos`` and opencv-python-headless for ``opencv_area
 (``pip install -e ".[photos]"``).
 """
 import argparse
-import io
 import json
 import os
 import sys
@@ -32,6 +31,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from mzsr_tf.cli import guarded  # noqa: E402
+from mzsr_tf.data import photo  # noqa: E402
 from mzsr_tf.errors import InputError  # noqa: E402
 
 # scikit-image's colour photographs that ship inside the package (no download) and carry no
@@ -43,7 +43,8 @@ QUALITIES = (75, 95)
 # The candidates for "no --kernel": keyword arguments of mzsr_tf.upscale besides scale.
 # "default" is whatever the API does when given nothing: it measures the rule as shipped.
 CANDIDATES = {
-    "default": ("mzsr_tf.upscale(lr, scale=s), no options: since #13 bicubic subsampling, pretrain_x{s}, 10 steps", {}),
+    "default": ("mzsr_tf.upscale(lr, scale=s), no options: bicubic subsampling, 10 steps, pretrain_photo_x{s} when "
+                "the image shows JPEG compression, else pretrain_x{s}", {}),
     "direct_10": ("direct subsampling, no blur, mzsr_direct_x{s}, 10 steps (the default before #13)",
                   dict(subsampling="direct", steps=10)),
     "direct_0": ("direct subsampling, no blur, mzsr_direct_x{s}, 0 steps", dict(subsampling="direct", steps=0)),
@@ -51,13 +52,18 @@ CANDIDATES = {
                       dict(subsampling="direct", steps=10, weights="pretrain_all_x2")),
     "estimate_10": ("--kernel estimate (x2 direct only), mzsr_direct_x2, 10 steps",
                     dict(subsampling="direct", kernel="estimate", steps=10)),
-    # no weights named: the routing (weights.default_name) gives pretrain_x{s} to unblurred bicubic inputs
-    "bicubic_pre_10": ("bicubic subsampling, no blur, pretrain_x{s}, 10 steps", dict(subsampling="bicubic", steps=10)),
-    "bicubic_pre_0": ("bicubic subsampling, no blur, pretrain_x{s}, 0 steps", dict(subsampling="bicubic", steps=0)),
+    "bicubic_pre_10": ("bicubic subsampling, no blur, pretrain_x{s}, 10 steps",
+                       dict(subsampling="bicubic", steps=10, weights="pretrain_x{s}")),
+    "bicubic_pre_0": ("bicubic subsampling, no blur, pretrain_x{s}, 0 steps",
+                      dict(subsampling="bicubic", steps=0, weights="pretrain_x{s}")),
+    "photo_10": ("bicubic subsampling, no blur, pretrain_photo_x{s} (resizers + JPEG), 10 steps",
+                 dict(subsampling="bicubic", steps=10, weights="pretrain_photo_x{s}")),
+    "photo_0": ("bicubic subsampling, no blur, pretrain_photo_x{s} (resizers + JPEG), 0 steps",
+                dict(subsampling="bicubic", steps=0, weights="pretrain_photo_x{s}")),
     "bicubic_pre_0_ens": ("bicubic subsampling, no blur, pretrain_x{s}, 0 steps, 8-way self-ensemble",
-                          dict(subsampling="bicubic", steps=0, ensemble=True)),
+                          dict(subsampling="bicubic", steps=0, ensemble=True, weights="pretrain_x{s}")),
 }
-DEFAULT_CANDIDATES = ("default", "direct_10", "estimate_10", "bicubic_pre_10", "bicubic_pre_0")
+DEFAULT_CANDIDATES = ("default", "bicubic_pre_10", "photo_10", "direct_10", "estimate_10")
 
 
 # ------------------------------------------------------------------ the test set
@@ -102,9 +108,7 @@ def downscale(hr, resizer, scale):
     """HR uint8 H×W×3 → uint8 (H/s)×(W/s)×3 as the named resizer does it."""
     h, w = hr.shape[0] // scale, hr.shape[1] // scale
     if resizer == "pillow":
-        from PIL import Image
-
-        return np.asarray(Image.fromarray(hr).resize((w, h)))  # the default filter, as a new user calls it
+        return photo.shrink(hr, scale, "bicubic")  # Image.resize's default filter, as a new user calls it
     if resizer == "opencv_area":
         try:
             import cv2
@@ -121,16 +125,6 @@ def downscale(hr, resizer, scale):
     raise InputError(f"unknown resizer {resizer!r}; one of {', '.join(RESIZERS)}")
 
 
-def jpeg(lr, quality):
-    """The image saved as JPEG with Pillow's defaults (4:2:0 chroma) at this quality, read back."""
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(lr).save(buf, format="JPEG", quality=int(quality))
-    buf.seek(0)
-    return np.asarray(Image.open(buf).convert("RGB"))
-
-
 # ------------------------------------------------------------------ measuring
 
 
@@ -142,7 +136,10 @@ def upscale_with(lr, candidate, scale):
         warnings.simplefilter("ignore")  # weights-mismatch warnings are the point of some candidates
         if candidate == "bicubic":
             return mzsr_tf.upscale(lr, scale=scale, method="bicubic")
-        return mzsr_tf.upscale(lr, scale=scale, **CANDIDATES[candidate][1])
+        kwargs = dict(CANDIDATES[candidate][1])
+        if "weights" in kwargs:
+            kwargs["weights"] = kwargs["weights"].format(s=scale)
+        return mzsr_tf.upscale(lr, scale=scale, **kwargs)
 
 
 def run(images, resizers, qualities, candidates, scale, log=print):
@@ -155,7 +152,7 @@ def run(images, resizers, qualities, candidates, scale, log=print):
             cond = f"{resizer}/q{q}"
             table = results.setdefault(cond, {m: {} for m in ("bicubic", *candidates)})
             for name, hr, gray in images:
-                lr = jpeg(downscale(hr, resizer, scale), q)
+                lr = photo.jpeg_roundtrip(downscale(hr, resizer, scale), q)
                 for m in table:
                     t0 = time.perf_counter()
                     sr = upscale_with(lr, m, scale)

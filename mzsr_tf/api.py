@@ -46,12 +46,13 @@ def subsampling_for(kernel, subsampling=None):
 
     The one rule for "no --kernel" (the command and :func:`upscale` both call it;
     which weights then load stays ``weights.default_name``'s choice: ``pretrain_x2``
-    / ``pretrain_x4`` for an unblurred bicubic-subsampled input). A photo shrunk by
+    / ``pretrain_x4`` for an unblurred bicubic-subsampled input, ``pretrain_photo_x2``
+    when it also shows JPEG compression). A photo shrunk by
     a common resizer (Pillow's ``Image.resize``, OpenCV's ``INTER_AREA``, MATLAB's
     ``imresize``) is antialiased and centre-aligned (×2: LR pixel m is centred on HR
     2m + 0.5), which is what bicubic subsampling models; direct subsampling keeps HR
     pixel 2m, half an HR pixel off and aliased. On such photos saved as JPEG
-    (``bench/real_photos.py``, ``docs/results/real_photos.md``) the direct no-kernel
+    (``bench/real_photos.py``, ``docs/results/real_photos_before_photo_weights.md``) the direct no-kernel
     run was 1.2–2.1 dB below bicubic interpolation on average and the bicubic one up to 1.9 dB above it.
     A given kernel (or 'estimate') keeps the paper's direct model: its g^d kernels
     and the shipped estimator are direct.

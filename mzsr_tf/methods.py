@@ -107,13 +107,14 @@ def _numpy(x):
 _PARAMS = {}
 
 
-def load_params(weights=None, scale=2, subsampling="direct", blurred=True):
+def load_params(weights=None, scale=2, subsampling="direct", blurred=True, jpeg=False):
     """The network weights as a list of tensors, cached per file within the process.
 
     Args:
       weights: shipped name, path to a ``.weights.h5`` file, or None for the
         shipped default for (scale, subsampling).
       blurred: False when the input has no kernel (see ``weights.default_name``).
+      jpeg: True when the input shows JPEG compression (see ``weights.default_name``).
 
     Returns:
       (params, name): the weight tensors and the name or path they came from.
@@ -123,7 +124,7 @@ def load_params(weights=None, scale=2, subsampling="direct", blurred=True):
     """
     from .weights import default_name, resolve
 
-    name = default_name(scale, subsampling, blurred) if weights is None else os.fspath(weights)
+    name = default_name(scale, subsampling, blurred, jpeg) if weights is None else os.fspath(weights)
     path = os.path.abspath(resolve(name, scale, subsampling))
     st = os.stat(path)
     key = (path, st.st_mtime_ns, st.st_size)
@@ -136,9 +137,13 @@ def load_params(weights=None, scale=2, subsampling="direct", blurred=True):
 
 
 def _mzsr_inputs(lr, options):
+    from .data.photo import looks_like_jpeg
     from .weights import step_sizes
 
-    params, name = load_params(options.weights, options.scale, options.subsampling, options.kernel is not None)
+    blurred = options.kernel is not None
+    # Only the default for an unblurred, bicubic-subsampled image depends on JPEG compression.
+    jpeg = options.weights is None and not blurred and options.subsampling == "bicubic" and looks_like_jpeg(lr)
+    params, name = load_params(options.weights, options.scale, options.subsampling, blurred, jpeg)
     options.notes["weights"] = os.path.basename(str(name))
     sizes = step_sizes(name, options.steps, options.subsampling, options.scale)
     return params, lr[None], sizes

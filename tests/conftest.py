@@ -37,3 +37,18 @@ def png_file(tmp_path, rgb_uint8):
     path = tmp_path / "img.png"
     Image.fromarray(rgb_uint8).save(path)
     return str(path)
+
+
+@pytest.fixture
+def image_dir(tmp_path):
+    """A folder of five 48×56 training images (blocky, so L1 training has something to learn)."""
+    from PIL import Image
+
+    d = tmp_path / "imgs"
+    d.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(5):
+        base = rng.random((12, 14, 3))
+        img = np.kron(base, np.ones((4, 4, 1)))[:48, :56]
+        Image.fromarray((img * 255).astype(np.uint8)).save(d / f"{i}.png")
+    return str(d)

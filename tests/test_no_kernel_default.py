@@ -77,3 +77,43 @@ def test_default_beats_bicubic_on_a_pillow_shrunk_jpeg():
             {"bicubic": dict(method="bicubic"), "default": {}, "old direct": dict(subsampling="direct")}.items()}
     assert psnr["default"] >= psnr["bicubic"] + 0.5, psnr  # measured: 38.37 against 35.82 dB
     assert psnr["old direct"] < psnr["bicubic"], psnr     # measured: 32.25: why the default changed
+
+
+def _jpeg_photo(quality):
+    """The shipped example shrunk ×2 by Pillow and saved as JPEG at this quality, read back (uint8)."""
+    hr = np.asarray(Image.open(EXAMPLE).convert("RGB"))
+    buf = io.BytesIO()
+    Image.fromarray(hr).resize((hr.shape[1] // 2, hr.shape[0] // 2)).save(buf, format="JPEG", quality=quality)
+    return hr, np.asarray(Image.open(buf).convert("RGB"))
+
+
+def test_jpeg_input_gets_the_photo_weights(tmp_path, capsys):
+    """No kernel and JPEG blocks in the pixels: the weights trained on resized, JPEG-saved photos."""
+    import mzsr_tf
+    from mzsr_tf.weights import default_name
+
+    assert default_name(2, "bicubic", blurred=False, jpeg=True) == "pretrain_photo_x2"
+    assert default_name(2, "bicubic", blurred=False, jpeg=False) == "pretrain_x2"
+    assert default_name(2, "direct", blurred=True, jpeg=True) == "mzsr_direct_x2"  # a kernel: never
+    hr, lr = _jpeg_photo(75)
+    got = mzsr_tf.upscale(lr, steps=0)
+    np.testing.assert_array_equal(got, mzsr_tf.upscale(lr, steps=0, subsampling="bicubic", weights="pretrain_photo_x2"))
+    lossless = np.asarray(Image.fromarray(hr).resize((hr.shape[1] // 2, hr.shape[0] // 2)))
+    np.testing.assert_array_equal(mzsr_tf.upscale(lossless, steps=0),
+                                  mzsr_tf.upscale(lossless, steps=0, subsampling="bicubic", weights="pretrain_x2"))
+    Image.fromarray(lr).save(tmp_path / "q75.jpg", quality=75)
+    assert main([str(tmp_path / "q75.jpg"), str(tmp_path / "sr.png"), "--steps", "0"]) == 0
+    assert "weights pretrain_photo_x2" in capsys.readouterr().out
+
+
+def test_default_beats_bicubic_on_a_pillow_shrunk_jpeg_75():
+    """The JPEG-75 case the clean-bicubic weights lost: the photo weights put it above bicubic interpolation."""
+    import mzsr_tf
+    from mzsr_tf.evaluate.protocol import measure
+
+    hr, lr = _jpeg_photo(75)
+    psnr = {name: measure(mzsr_tf.upscale(lr, **kw), hr, 2)[0] for name, kw in
+            {"bicubic": dict(method="bicubic"), "default": {},
+             "clean weights": dict(subsampling="bicubic", weights="pretrain_x2")}.items()}
+    assert psnr["default"] >= psnr["bicubic"] + 0.4, psnr        # measured: 34.05 against 33.46 dB
+    assert psnr["clean weights"] < psnr["bicubic"], psnr          # measured: 33.14: why JPEG inputs are routed

@@ -18,19 +18,6 @@ from mzsr_tf.train import config as config_mod
 from mzsr_tf.train.stages import msl_weights
 
 
-@pytest.fixture
-def image_dir(tmp_path):
-    d = tmp_path / "imgs"
-    d.mkdir()
-    rng = np.random.default_rng(0)
-    for i in range(5):
-        # smooth-ish content so L1 training has something to learn
-        base = rng.random((12, 14, 3))
-        img = np.kron(base, np.ones((4, 4, 1)))[:48, :56]
-        Image.fromarray((img * 255).astype(np.uint8)).save(d / f"{i}.png")
-    return str(d)
-
-
 def tiny_params(dtype="float64", seed=0):
     rng = np.random.default_rng(seed)
     shapes = [(3, 3, 3, 4), (4,), (3, 3, 4, 3), (3,)]

@@ -70,7 +70,8 @@ def build_parser():
         default=None,
         help="how the LR image was subsampled after the blur; default: bicubic when no --kernel is given "
         "(photos shrunk by Pillow, OpenCV or MATLAB resizers are antialiased and centre-aligned; the "
-        "unblurred bicubic case uses the pretrained weights), direct with a --kernel (the paper's g^d kernels)",
+        "unblurred bicubic case uses the pretrained weights, pretrain_photo_x2 when the image shows JPEG "
+        "compression), direct with a --kernel (the paper's g^d kernels)",
     )
     p.add_argument(
         "--kernel",
@@ -86,7 +87,8 @@ def build_parser():
         metavar="N",
         help=f"adaptation gradient steps, 0..{MAX_STEPS} (default {DEFAULT_STEPS}; 0 = no adaptation)",
     )
-    p.add_argument("--weights", metavar="NAME|PATH", help="shipped weights name or a .weights.h5 file (default: shipped for the scale)")
+    p.add_argument("--weights", metavar="NAME|PATH", help="shipped weights name or a .weights.h5 file (default: shipped for the scale and "
+                   "subsampling; with no --kernel, pretrain_x2, or pretrain_photo_x2 for a JPEG-compressed image)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument(
         "--seed",

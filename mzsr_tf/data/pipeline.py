@@ -14,6 +14,7 @@ from .. import backend
 from ..degrade import degrade, quantize, subsample_bicubic
 from ..kernels import delta_kernel, gaussian_kernel, sample_kernel_params
 from ..resize import imresize
+from .photo import photo_pairs
 
 
 def _rng(seed, step, stream):
@@ -38,6 +39,24 @@ def degrade_pretrain(hr_uint8, scale):
     lr = quantize(subsample_bicubic(hr, scale))
     ilr = imresize(lr, float(scale), out_hw=(ops.shape(hr)[1], ops.shape(hr)[2]))
     return ilr, hr
+
+
+def sample_photo_pretrain(pool, seed, step, batch_size, patch_size, scale, resizers, jpeg_quality=(), jpeg_fraction=0.0):
+    """NumPy part of a photo-pretraining batch: (LR, HR) uint8, LR made by ordinary resizers and JPEG.
+
+    The crops are those of ``sample_pretrain`` for the same step; the resizer and
+    JPEG draws come from a stream of their own.
+    """
+    hr = sample_pretrain(pool, seed, step, batch_size, patch_size)
+    lr = photo_pairs(_rng(seed, step, 3), hr, scale, resizers, jpeg_quality, jpeg_fraction)
+    return lr, hr
+
+
+def degrade_photo_pretrain(lr_uint8, hr_uint8, scale):
+    """(ILR, HR) floats from uint8 (LR, HR) pairs: ILR = MATLAB bicubic upscale of LR."""
+    hr = ops.cast(hr_uint8, "float32") / 255.0
+    lr = ops.cast(lr_uint8, "float32") / 255.0
+    return imresize(lr, float(scale), out_hw=(ops.shape(hr)[1], ops.shape(hr)[2])), hr
 
 
 # ---------------------------------------------------------------- meta tasks

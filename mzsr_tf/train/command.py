@@ -113,7 +113,8 @@ def run(cfg, stage="all", max_minutes=None, progress=True):
         left = remaining()
         if left is not None and left <= 0:
             return 3
-        init = None if name == "pretrain" else initial_params(cfg, cfg.run_dir, name)
+        from_scratch = name == "pretrain" and not cfg.pretrain.init_weights
+        init = None if from_scratch else initial_params(cfg, cfg.run_dir, name)
         runner = STAGE_CLASSES[name](cfg, pool, val, init)
         _, _, done = run_stage(runner, cfg, os.path.join(cfg.run_dir, name), left, progress)
         if not done:

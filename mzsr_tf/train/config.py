@@ -38,6 +38,13 @@ class PretrainConfig:
     lr: float = 4e-4
     lr_halve_every: int = 100000
     lr_floor: float = 1e-4
+    init_weights: Optional[str] = None  # None: random initialisation; a name or path: fine-tune from it
+    # Photo degradations instead of the MATLAB bicubic LR: each crop shrunk by one of these
+    # Pillow resizers (mzsr_tf.data.photo.RESIZERS) and, with jpeg_fraction, saved as JPEG
+    # at a quality drawn from jpeg_quality [low, high]. Empty: MATLAB bicubic, no JPEG.
+    resizers: List[str] = field(default_factory=list)
+    jpeg_quality: List[int] = field(default_factory=list)
+    jpeg_fraction: float = 0.0
 
 
 @dataclass
@@ -110,6 +117,7 @@ class Config:
         for name, frac in (("pretrain_all", self.pretrain_all.no_blur_fraction), ("meta", self.meta.no_blur_fraction)):
             if not 0.0 <= frac <= 1.0:
                 raise InputError(f"config: {name}.no_blur_fraction must be in [0, 1], got {frac}")
+        self._validate_photo()
         for sec, key in (("pretrain", "patch_size"), ("pretrain_all", "patch_size"), ("meta", "patch_size")):
             p = getattr(getattr(self, sec), key)
             if p % self.scale or p < 4 * self.scale:
@@ -119,6 +127,21 @@ class Config:
         if self.meta.inner_steps < 1:
             raise InputError("config: meta.inner_steps must be >= 1")
         return self
+
+    def _validate_photo(self):
+        from ..data.photo import RESIZERS
+
+        p = self.pretrain
+        bad = [r for r in p.resizers if r not in RESIZERS]
+        if bad:
+            raise InputError(f"config: pretrain.resizers {bad} unknown; choose from {', '.join(RESIZERS)}")
+        q = p.jpeg_quality
+        if q and (len(q) != 2 or not 1 <= q[0] <= q[1] <= 100):
+            raise InputError(f"config: pretrain.jpeg_quality must be [low, high] within 1..100, got {q}")
+        if not 0.0 <= p.jpeg_fraction <= 1.0:
+            raise InputError(f"config: pretrain.jpeg_fraction must be in [0, 1], got {p.jpeg_fraction}")
+        if (q or p.jpeg_fraction) and not p.resizers:
+            raise InputError("config: pretrain.jpeg_quality needs pretrain.resizers (the photo degradation)")
 
 
 # Presets as data: each is the Config() defaults with these values written over them.

@@ -75,6 +75,8 @@ def describe(stage_dir, kind, hardware):
         # unblurred tasks. weights.default_name routes unblurred bicubic inputs by this flag.
         entry["no_blur"] = float(sec.get("no_blur_fraction", 0.0)) > 0.0
     entry["settings"] = {k: sec[k] for k in sorted(sec) if k != "init_weights"}
+    if sec.get("init_weights"):  # fine-tuned: the card says from what (a shipped name, or a file's name)
+        entry["from"] = os.path.basename(str(sec["init_weights"]))
     return entry
 
 

@@ -69,8 +69,13 @@ class Pretrain(Stage):
         return {"params": params, "opt": adam_init(params), "extra": {}}
 
     def batches(self, start_step):
-        c = self.cfg
-        sample = lambda i: (pipeline.sample_pretrain(self.pool, c.seed, i, c.pretrain.batch_size, c.pretrain.patch_size),)
+        c, p = self.cfg, self.cfg.pretrain
+        if p.resizers:
+            sample = lambda i: pipeline.sample_photo_pretrain(self.pool, c.seed, i, p.batch_size, p.patch_size, c.scale,
+                                                              p.resizers, p.jpeg_quality, p.jpeg_fraction)
+            degrade_fn = lambda lr, hr: pipeline.degrade_photo_pretrain(lr, hr, c.scale)
+            return pipeline.batches(sample, degrade_fn, start_step, c.data.parallel_calls)
+        sample = lambda i: (pipeline.sample_pretrain(self.pool, c.seed, i, p.batch_size, p.patch_size),)
         return pipeline.batches(sample, lambda hr: pipeline.degrade_pretrain(hr, c.scale), start_step, c.data.parallel_calls)
 
     def step(self, state, batch, step):
@@ -87,7 +92,24 @@ class Pretrain(Stage):
             hr_t = ops.convert_to_tensor(hr[None].astype(np.float32) / 255.0)
             lr = degrade(hr_t, s, subsampling="bicubic", round_uint8=True)
             out.append(_psnr_y(zero_shot_sr(state["params"], lr, s, None, "bicubic", ()), hr, s))
-        return {"val/psnr_bicubic": float(np.mean(out))}
+        res = {"val/psnr_bicubic": float(np.mean(out))}
+        if self.cfg.pretrain.resizers:
+            res["val/psnr_photo"] = self._validate_photo(state["params"])
+        return res
+
+    def _validate_photo(self, params):
+        """Mean PSNR (0 steps) over the validation crops shrunk by every configured resizer (JPEG at the mid quality)."""
+        from ..data.photo import jpeg_roundtrip, shrink
+
+        p, s, out = self.cfg.pretrain, self.cfg.scale, []
+        quality = (p.jpeg_quality[0] + p.jpeg_quality[1]) // 2 if p.jpeg_quality and p.jpeg_fraction else None
+        for hr in val_crops(self.val, self.cfg.data.val_crop, s):
+            for resizer in p.resizers:
+                lr = shrink(hr, s, resizer)
+                lr = jpeg_roundtrip(lr, quality) if quality else lr
+                lr_t = ops.convert_to_tensor(lr[None].astype(np.float32) / 255.0)
+                out.append(_psnr_y(zero_shot_sr(params, lr_t, s, None, "bicubic", ()), hr, s))
+        return float(np.mean(out))
 
     def finish(self, state, out_dir):
         save_weights(state["params"], os.path.join(out_dir, "final.weights.h5"))
@@ -315,7 +337,7 @@ def initial_params(cfg, run_dir, stage_name):
     """Starting weights of a stage: its ``init_weights`` (name or path), else the previous stage's result.
 
     Args:
-      stage_name: 'pretrain_all' or 'meta'.
+      stage_name: 'pretrain' (only with ``pretrain.init_weights``), 'pretrain_all' or 'meta'.
     """
     src = getattr(cfg, stage_name).init_weights
     if not src:

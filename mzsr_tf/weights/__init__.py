@@ -21,26 +21,31 @@ def index():
         return json.load(f)
 
 
-def default_name(scale, subsampling="direct", blurred=True):
+def default_name(scale, subsampling="direct", blurred=True, jpeg=False):
     """The shipped weights ``upscale`` uses for a scale and subsampling.
 
     Meta-trained weights for that (scale, subsampling) when shipped, else the
     bicubic-pretrained weights for the scale. An unblurred image with bicubic
     subsampling is exactly the degradation bicubic pretraining learns, and the
     shipped meta weights saw only blurred tasks (p(k) has λ >= 1), so that case
-    goes to the pretrained weights when the meta entry says ``"no_blur": false``.
+    goes to the pretrained weights when the meta entry says ``"no_blur": false``;
+    if it was also saved as JPEG, to the weights pretrained on resized, JPEG-saved
+    photos (``pretrain_photo_x{scale}``) when shipped.
 
     Args:
       scale: 2 or 4.
       subsampling: 'direct' or 'bicubic'.
       blurred: False when the user gave no kernel.
+      jpeg: True when the image shows JPEG compression (``data.photo.looks_like_jpeg``).
     """
     idx = index()
     meta = f"mzsr_{subsampling}_x{scale}"
     pre = f"pretrain_x{scale}"
-    pretrained_fits_better = (
-        not blurred and subsampling == "bicubic" and pre in idx and idx.get(meta, {}).get("no_blur") is False
-    )
+    photo = f"pretrain_photo_x{scale}"
+    unblurred_bicubic = not blurred and subsampling == "bicubic"
+    if unblurred_bicubic and jpeg and photo in idx:
+        return photo
+    pretrained_fits_better = unblurred_bicubic and pre in idx and idx.get(meta, {}).get("no_blur") is False
     if meta in idx and not pretrained_fits_better:
         return meta
     if pre in idx:
