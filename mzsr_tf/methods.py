@@ -107,14 +107,13 @@ def _numpy(x):
 _PARAMS = {}
 
 
-def load_params(weights=None, scale=2, subsampling="direct", blurred=True, jpeg=False):
+def load_params(weights=None, scale=2, subsampling="direct", blurred=True):
     """The network weights as a list of tensors, cached per file within the process.
 
     Args:
       weights: shipped name, path to a ``.weights.h5`` file, or None for the
         shipped default for (scale, subsampling).
       blurred: False when the input has no kernel (see ``weights.default_name``).
-      jpeg: True when the input shows JPEG compression (see ``weights.default_name``).
 
     Returns:
       (params, name): the weight tensors and the name or path they came from.
@@ -124,7 +123,7 @@ def load_params(weights=None, scale=2, subsampling="direct", blurred=True, jpeg=
     """
     from .weights import default_name, resolve
 
-    name = default_name(scale, subsampling, blurred, jpeg) if weights is None else os.fspath(weights)
+    name = default_name(scale, subsampling, blurred) if weights is None else os.fspath(weights)
     path = os.path.abspath(resolve(name, scale, subsampling))
     st = os.stat(path)
     key = (path, st.st_mtime_ns, st.st_size)
@@ -136,14 +135,22 @@ def load_params(weights=None, scale=2, subsampling="direct", blurred=True, jpeg=
     return _PARAMS[key], name
 
 
-def _mzsr_inputs(lr, options):
+def _default_weights(lr, options):
+    """The shipped default for this image; its JPEG compression is checked only where that changes the choice."""
     from .data.photo import looks_like_jpeg
-    from .weights import step_sizes
+    from .weights import default_name
 
     blurred = options.kernel is not None
-    # Only the default for an unblurred, bicubic-subsampled image depends on JPEG compression.
-    jpeg = options.weights is None and not blurred and options.subsampling == "bicubic" and looks_like_jpeg(lr)
-    params, name = load_params(options.weights, options.scale, options.subsampling, blurred, jpeg)
+    plain = default_name(options.scale, options.subsampling, blurred)
+    photo = default_name(options.scale, options.subsampling, blurred, jpeg=True)
+    return photo if photo != plain and looks_like_jpeg(lr) else plain
+
+
+def _mzsr_inputs(lr, options):
+    from .weights import step_sizes
+
+    weights = options.weights if options.weights is not None else _default_weights(lr, options)
+    params, name = load_params(weights, options.scale, options.subsampling, options.kernel is not None)
     options.notes["weights"] = os.path.basename(str(name))
     sizes = step_sizes(name, options.steps, options.subsampling, options.scale)
     return params, lr[None], sizes

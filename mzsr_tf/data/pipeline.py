@@ -36,9 +36,12 @@ def degrade_pretrain(hr_uint8, scale):
     ILR = MATLAB bicubic upscale of LR back to the HR size.
     """
     hr = ops.cast(hr_uint8, "float32") / 255.0
-    lr = quantize(subsample_bicubic(hr, scale))
-    ilr = imresize(lr, float(scale), out_hw=(ops.shape(hr)[1], ops.shape(hr)[2]))
-    return ilr, hr
+    return _ilr(quantize(subsample_bicubic(hr, scale)), hr, scale), hr
+
+
+def _ilr(lr, hr, scale):
+    """MATLAB bicubic upscale of an LR batch to its HR batch's size: the network's input."""
+    return imresize(lr, float(scale), out_hw=(ops.shape(hr)[1], ops.shape(hr)[2]))
 
 
 def sample_photo_pretrain(pool, seed, step, batch_size, patch_size, scale, resizers, jpeg_quality=(), jpeg_fraction=0.0):
@@ -55,8 +58,7 @@ def sample_photo_pretrain(pool, seed, step, batch_size, patch_size, scale, resiz
 def degrade_photo_pretrain(lr_uint8, hr_uint8, scale):
     """(ILR, HR) floats from uint8 (LR, HR) pairs: ILR = MATLAB bicubic upscale of LR."""
     hr = ops.cast(hr_uint8, "float32") / 255.0
-    lr = ops.cast(lr_uint8, "float32") / 255.0
-    return imresize(lr, float(scale), out_hw=(ops.shape(hr)[1], ops.shape(hr)[2])), hr
+    return _ilr(ops.cast(lr_uint8, "float32") / 255.0, hr, scale), hr
 
 
 # ---------------------------------------------------------------- meta tasks

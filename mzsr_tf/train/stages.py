@@ -90,8 +90,7 @@ class Pretrain(Stage):
         s, out = self.cfg.scale, []
         for hr in val_crops(self.val, self.cfg.data.val_crop, s):
             hr_t = ops.convert_to_tensor(hr[None].astype(np.float32) / 255.0)
-            lr = degrade(hr_t, s, subsampling="bicubic", round_uint8=True)
-            out.append(_psnr_y(zero_shot_sr(state["params"], lr, s, None, "bicubic", ()), hr, s))
+            out.append(_psnr_unadapted(state["params"], degrade(hr_t, s, subsampling="bicubic", round_uint8=True), hr, s))
         res = {"val/psnr_bicubic": float(np.mean(out))}
         if self.cfg.pretrain.resizers:
             res["val/psnr_photo"] = self._validate_photo(state["params"])
@@ -107,12 +106,16 @@ class Pretrain(Stage):
             for resizer in p.resizers:
                 lr = shrink(hr, s, resizer)
                 lr = jpeg_roundtrip(lr, quality) if quality else lr
-                lr_t = ops.convert_to_tensor(lr[None].astype(np.float32) / 255.0)
-                out.append(_psnr_y(zero_shot_sr(params, lr_t, s, None, "bicubic", ()), hr, s))
+                out.append(_psnr_unadapted(params, ops.convert_to_tensor(lr[None].astype(np.float32) / 255.0), hr, s))
         return float(np.mean(out))
 
     def finish(self, state, out_dir):
         save_weights(state["params"], os.path.join(out_dir, "final.weights.h5"))
+
+
+def _psnr_unadapted(params, lr, hr, scale):
+    """PSNR (Y) against uint8 ``hr`` of the network's output for ``lr`` (float [1, h, w, 3]), no adaptation steps."""
+    return _psnr_y(zero_shot_sr(params, lr, scale, None, "bicubic", ()), hr, scale)
 
 
 def val_crops(images, size, scale):
