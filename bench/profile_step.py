@@ -3,7 +3,8 @@
 Traces a compiled step of :func:`mzsr_tf.adapt.sgd_step` on an LR-sized input
 with the TF profiler, sums the host time of every op by type, and divides the
 convolutions' arithmetic (2·H·W·9·c_in·c_out per conv, forward, input and
-filter gradients) by their measured time.
+filter gradients) by their measured time (in float32 the gradients are
+``backend.conv_same``'s: matrix products and convolutions, see ``conv_role``).
 
     python bench/profile_step.py [--size 256] [--steps 5] [--compute-dtype bfloat16] [--json out.json]
 """
@@ -23,8 +24,16 @@ import numpy as np  # noqa: E402
 
 
 
-def conv_role(kind):
-    """'forward', 'input', 'filter' for a convolution op type (Eigen or oneDNN kernels), else None."""
+def conv_role(kind, custom_grad):
+    """'forward', 'input' or 'filter' for an op type of the step's convolutions, else None.
+
+    Args:
+      custom_grad: the step runs ``backend.conv_same``'s gradient (float32 under TF): its
+        kernel gradients are MatMul ops and its input gradients plain Conv2D ops, while
+        the forward convolutions are fused with their bias (and ReLU).
+    """
+    if custom_grad:
+        return {"MatMul": "filter", "Conv2D": "input", "_FusedConv2D": "forward"}.get(kind)
     if "Conv2D" not in kind:
         return None
     return "filter" if "BackpropFilter" in kind else "input" if "BackpropInput" in kind else "forward"
@@ -110,9 +119,10 @@ def main(argv=None):
     fwd, bin_, bfil = conv_flops(params, args.size, args.size)
     flop = fwd + bin_ + bfil
     role_us = collections.Counter()
+    custom_grad = dtype is None  # float32 under TF: backend.conv_same's gradient
     for kind, us in by_type.items():
-        if conv_role(kind):
-            role_us[conv_role(kind)] += us
+        if conv_role(kind, custom_grad):
+            role_us[conv_role(kind, custom_grad)] += us
     conv_s = sum(role_us.values()) / args.steps / 1e6
     print(f"\nconvolutions: {flop / 1e9:.1f} GFLOP per step (forward {fwd / 1e9:.1f}, input grad {bin_ / 1e9:.1f}, "
           f"filter grad {bfil / 1e9:.1f}) in {conv_s * 1e3:.0f} ms of op time = {flop / conv_s / 1e9:.1f} GFLOP/s")

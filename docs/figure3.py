@@ -1,8 +1,8 @@
 """The paper's Figure 3: mean PSNR on a benchmark vs. number of adaptation steps.
 
 Each --weights entry is a shipped weights name, optionally with ``:adam`` or
-``:adam:RATE``: plain names adapt by gradient descent with the reference step
-sizes (Algorithm 2, as MZSR does); ``:adam`` ones with Adam at RATE (default
+``:adam:RATE``: plain names adapt by gradient descent with the weights' own step
+sizes (their card's, else the reference table: Algorithm 2 as ``upscale`` runs it); ``:adam`` ones with Adam at RATE (default
 --adam-rate), as the paper adapts its Pre-train baselines. Pick each rate on
 held-out images, not on the benchmark the figure shows.
 
@@ -37,7 +37,8 @@ def main():
 
     from mzsr_tf.evaluate.figure3 import psnr_curve
     from mzsr_tf.model import get_params
-    from mzsr_tf.weights import load_model
+    from mzsr_tf.scenarios import get_scenario
+    from mzsr_tf.weights import load_model, step_sizes
 
     files = sorted(f for f in os.listdir(args.hr_dir) if f.lower().endswith(".png"))
     hrs = [np.asarray(Image.open(os.path.join(args.hr_dir, f)).convert("RGB")) for f in files]
@@ -45,7 +46,9 @@ def main():
     for entry in args.weights:
         name, optimizer, rate = (entry.split(":") + ["", ""])[:3]
         rate = float(rate) if rate else args.adam_rate
-        c = psnr_curve(get_params(load_model(name)), hrs, args.scenario, args.max_steps,
+        sc = get_scenario(args.scenario)
+        sizes = step_sizes(name, args.max_steps, sc.subsampling, sc.scale)  # the weights' own, as upscale uses
+        c = psnr_curve(get_params(load_model(name)), hrs, sc, args.max_steps, step_sizes=sizes,
                        optimizer=optimizer or "gd", adam_rate=rate).mean(0)
         label = f"{name} (Adam {rate:g})" if optimizer == "adam" else f"{name} (GD)"
         curves[label] = c.tolist()

@@ -66,7 +66,7 @@ def forward(params, ilr, compute_dtype=None):
         w, b = params[2 * i], params[2 * i + 1]
         if mixed:
             w, b = ops.cast(w, compute_dtype), ops.cast(b, compute_dtype)
-        h = backend.bias_add(ops.conv(h, w, strides=1, padding="same"), b)
+        h = backend.bias_add(backend.conv_same(h, w), b)
         if i < n - 1:
             h = ops.relu(h)
     return ilr + (ops.cast(h, ilr.dtype) if mixed else h)

@@ -186,6 +186,22 @@ def test_smoke_preset_trains_both_stages_and_writes_config(image_dir, tmp_path):
 
     with pytest.raises(InputError, match="exists"):
         ship.main([str(run / "meta"), "mzsr_direct_x2", "--kind", "meta", "--into", str(into)])
+    # --average ships the mean of checkpoints' weights (here those of the two stages) and says which.
+    cks = [str(run / stage / "checkpoint.npz") for stage in ("pretrain", "meta")]
+    assert ship.main([str(run / "meta"), "mzsr_direct_x2", "--kind", "meta", "--into", str(into), "--overwrite",
+                      "--average", *cks]) == 0
+    entry = json.loads((into / "index.json").read_text())["mzsr_direct_x2"]
+    assert entry["averaged_steps"] == sorted(checkpoint.load(c)["step"] for c in cks)
+    from mzsr_tf.model import get_params
+    from mzsr_tf.weights import load_model
+
+    shipped = get_params(load_model(str(into / "mzsr_direct_x2.weights.h5")))
+    both = [final_params(str(run), stage) for stage in ("pretrain", "meta")]
+    for got, a, b in zip(shipped, *both):
+        np.testing.assert_allclose(np.asarray(got), (a + b) / 2, rtol=1e-6, atol=1e-7)
+    assert np.abs(both[0][0] - both[1][0]).max() > 1e-4  # the two differ, so the mean is a real check
+    with pytest.raises(InputError, match="no such checkpoint"):
+        ship.main([str(run / "meta"), "x", "--kind", "meta", "--into", str(into), "--average", str(tmp_path / "none.npz")])
 
 
 def _smoke_yaml(tmp_path, image_dir):

@@ -6,6 +6,10 @@ what the README's model card reports: scale, subsampling, data, steps,
 hardware, wall-clock hours (read from the run's TensorBoard events, summed
 over resumed chunks), whether unblurred inputs were trained on, and the
 test-time step sizes that go with the weights (``--step-sizes``).
+
+``--average CK.npz ...`` ships the mean of the weights in several checkpoints
+of the run instead (weight averaging along the trajectory, which smooths the
+swings of a noisy meta-gradient); the card lists their iterations.
 """
 import argparse
 import glob
@@ -47,13 +51,17 @@ def _data_text(data):
     return ", ".join(names)
 
 
-def describe(stage_dir, kind, hardware):
-    """The index entry of a finished run (config, step, hours)."""
+def describe(stage_dir, kind, hardware, finished=True):
+    """The index entry of a run (config, step, hours).
+
+    Args:
+      finished: the stage must hold ``final.weights.h5`` (not needed to ship an average).
+    """
     from ..train.checkpoint import load
 
     cfg_path = os.path.join(stage_dir, "config.yaml")
     ck_path = os.path.join(stage_dir, "checkpoint.npz")
-    for p in (cfg_path, ck_path, os.path.join(stage_dir, "final.weights.h5")):
+    for p in (cfg_path, ck_path) + ((os.path.join(stage_dir, "final.weights.h5"),) if finished else ()):
         if not os.path.isfile(p):
             raise InputError(f"{p}: not found; is {stage_dir} a finished training stage?")
     with open(cfg_path) as f:
@@ -92,6 +100,24 @@ def parse_step_sizes(text):
     return rule
 
 
+def average_weights(paths, out):
+    """Writes the mean of the weights in checkpoints ``paths`` to ``out``; returns their steps."""
+    import numpy as np
+
+    from ..train.checkpoint import load
+    from .stages import save_weights
+
+    for p in paths:
+        if not os.path.isfile(p):
+            raise InputError(f"{p}: no such checkpoint")
+    cks = [load(p) for p in paths]
+    shapes = {tuple(a.shape for a in c["params"]) for c in cks}
+    if len(shapes) != 1:
+        raise InputError("the checkpoints to average hold different networks")
+    save_weights([np.mean([c["params"][i] for c in cks], axis=0) for i in range(len(cks[0]["params"]))], out)
+    return sorted(int(c["step"]) for c in cks)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m mzsr_tf.train.ship", description=__doc__.split("\n\n")[0])
     p.add_argument("stage_dir", help="a finished stage folder, e.g. runs/x2/pretrain")
@@ -100,6 +126,9 @@ def main(argv=None):
     p.add_argument("--step-sizes", metavar="FIRST,THEN,COUNT,AFTER",
                    help="test-time step sizes that come with the weights (e.g. tuned with tune --mode steps): "
                    "FIRST for step 0, THEN for steps 1..COUNT, AFTER later; default: the reference table")
+    p.add_argument("--average", nargs="+", metavar="CHECKPOINT",
+                   help="ship the mean of the weights in these checkpoint.npz files of the run instead of "
+                   "final.weights.h5 (the card lists their iterations)")
     p.add_argument("--hardware", default=f"{os.cpu_count()} CPU cores ({platform.machine()})")
     p.add_argument("--overwrite", action="store_true", help="replace shipped weights of that name")
     p.add_argument("--into", default=HERE, help="weights folder (default: the package's)")
@@ -107,10 +136,15 @@ def main(argv=None):
     dst = os.path.join(a.into, f"{a.name}.weights.h5")
     if os.path.exists(dst) and not a.overwrite:
         raise InputError(f"{dst} exists; pass --overwrite to replace it")
-    entry = describe(a.stage_dir, a.kind, a.hardware)
+    entry = describe(a.stage_dir, a.kind, a.hardware, finished=not a.average)
     if a.step_sizes:
         entry["step_sizes"] = parse_step_sizes(a.step_sizes)
-    shutil.copyfile(os.path.join(a.stage_dir, "final.weights.h5"), dst)
+    if a.average:
+        tmp = dst + ".part.weights.h5"
+        entry["averaged_steps"] = average_weights(a.average, tmp)
+        os.replace(tmp, dst)
+    else:
+        shutil.copyfile(os.path.join(a.stage_dir, "final.weights.h5"), dst)
     idx_path = os.path.join(a.into, "index.json")
     idx = {}
     if os.path.isfile(idx_path):
