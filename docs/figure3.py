@@ -2,9 +2,10 @@
 
 Each --weights entry is a shipped weights name, optionally with ``:adam`` or
 ``:adam:RATE``: plain names adapt by gradient descent with the weights' own step
-sizes (their card's, else the reference table: Algorithm 2 as ``upscale`` runs it); ``:adam`` ones with Adam at RATE (default
---adam-rate), as the paper adapts its Pre-train baselines. Pick each rate on
-held-out images, not on the benchmark the figure shows.
+sizes (their card's, else the reference table: Algorithm 2 as ``upscale`` runs
+it); ``:adam`` ones with Adam at RATE (default --adam-rate), as the paper adapts
+its Pre-train baselines. Pick each rate on held-out images, not on the benchmark
+the figure shows.
 
 Usage: python docs/figure3.py --hr-dir PATH/TO/Set5 --scenario g2.0 \
           --weights mzsr_direct_x2 pretrain_all_x2 pretrain_all_x2:adam:1e-4 pretrain_x2:adam:3e-4 --out docs/figure3.png
@@ -43,10 +44,10 @@ def main():
     files = sorted(f for f in os.listdir(args.hr_dir) if f.lower().endswith(".png"))
     hrs = [np.asarray(Image.open(os.path.join(args.hr_dir, f)).convert("RGB")) for f in files]
     curves = {}
+    sc = get_scenario(args.scenario)
     for entry in args.weights:
         name, optimizer, rate = (entry.split(":") + ["", ""])[:3]
         rate = float(rate) if rate else args.adam_rate
-        sc = get_scenario(args.scenario)
         sizes = step_sizes(name, args.max_steps, sc.subsampling, sc.scale)  # the weights' own, as upscale uses
         c = psnr_curve(get_params(load_model(name)), hrs, sc, args.max_steps, step_sizes=sizes,
                        optimizer=optimizer or "gd", adam_rate=rate).mean(0)

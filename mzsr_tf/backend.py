@@ -70,11 +70,11 @@ def conv_same(x, w):
     """Stride-1 'same' convolution of ``x`` [N, H, W, in] with an odd k×k kernel ``w`` [k, k, in, out].
 
     Under TF its gradients can avoid TensorFlow's CPU backprop kernels
-    (``bench/conv_grad_speed.py``): the input gradient is a
-    convolution with the flipped kernel, and the kernel gradient k² matrix
-    products of shifted views of the padded input (contiguous slices once the
-    output gradient is padded to the same row length). The gradients of both
-    are again forward convolutions, so second-order MAML runs on fast ops too.
+    (``bench/conv_grad_speed.py``): the input gradient is a convolution with
+    the flipped kernel, and the kernel gradient k² matrix products of shifted
+    views of the padded input (contiguous slices once the output gradient is
+    padded to the same row length). The gradients of both are again forward
+    convolutions, so second-order MAML runs on fast ops too.
 
     That wins for one large image (adaptation: 0.5x the kernel gradient's time,
     0.3x the input gradient's at 256²); on batches of small patches TensorFlow's
