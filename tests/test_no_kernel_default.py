@@ -5,7 +5,6 @@ and check, on the shipped example shrunk by Pillow as a user would, that it beat
 bicubic interpolation where the old direct default fell below it. No shared data, no
 scikit-image.
 """
-import io
 import os
 
 import numpy as np
@@ -14,6 +13,7 @@ from PIL import Image
 
 from mzsr_tf.api import ESTIMATE, subsampling_for
 from mzsr_tf.commands.upscale import build_parser, main
+from mzsr_tf.data import photo
 
 EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "mzsr_tf", "examples", "astronaut_lr_g20_x2.png")
 
@@ -69,10 +69,7 @@ def test_default_beats_bicubic_on_a_pillow_shrunk_jpeg():
     import mzsr_tf
     from mzsr_tf.evaluate.protocol import measure
 
-    hr = np.asarray(Image.open(EXAMPLE).convert("RGB"))
-    buf = io.BytesIO()
-    Image.fromarray(hr).resize((hr.shape[1] // 2, hr.shape[0] // 2)).save(buf, format="JPEG", quality=95)
-    lr = np.asarray(Image.open(buf).convert("RGB"))
+    hr, lr = _jpeg_photo(95)
     psnr = {name: measure(mzsr_tf.upscale(lr, **kw), hr, 2)[0] for name, kw in
             {"bicubic": dict(method="bicubic"), "default": {}, "old direct": dict(subsampling="direct")}.items()}
     assert psnr["default"] >= psnr["bicubic"] + 0.5, psnr  # measured: 38.37 against 35.82 dB
@@ -80,11 +77,9 @@ def test_default_beats_bicubic_on_a_pillow_shrunk_jpeg():
 
 
 def _jpeg_photo(quality):
-    """The shipped example shrunk ×2 by Pillow and saved as JPEG at this quality, read back (uint8)."""
+    """The shipped example shrunk ×2 by Pillow's default resize and saved as JPEG at this quality, read back (uint8)."""
     hr = np.asarray(Image.open(EXAMPLE).convert("RGB"))
-    buf = io.BytesIO()
-    Image.fromarray(hr).resize((hr.shape[1] // 2, hr.shape[0] // 2)).save(buf, format="JPEG", quality=quality)
-    return hr, np.asarray(Image.open(buf).convert("RGB"))
+    return hr, photo.jpeg_roundtrip(photo.shrink(hr, 2), quality)
 
 
 def test_jpeg_input_gets_the_photo_weights(tmp_path, capsys):
@@ -98,7 +93,7 @@ def test_jpeg_input_gets_the_photo_weights(tmp_path, capsys):
     hr, lr = _jpeg_photo(75)
     got = mzsr_tf.upscale(lr, steps=0)
     np.testing.assert_array_equal(got, mzsr_tf.upscale(lr, steps=0, subsampling="bicubic", weights="pretrain_photo_x2"))
-    lossless = np.asarray(Image.fromarray(hr).resize((hr.shape[1] // 2, hr.shape[0] // 2)))
+    lossless = photo.shrink(hr, 2)
     np.testing.assert_array_equal(mzsr_tf.upscale(lossless, steps=0),
                                   mzsr_tf.upscale(lossless, steps=0, subsampling="bicubic", weights="pretrain_x2"))
     Image.fromarray(lr).save(tmp_path / "q75.jpg", quality=75)

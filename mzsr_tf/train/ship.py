@@ -57,7 +57,7 @@ def describe(stage_dir, kind, hardware, finished=True):
     Args:
       finished: the stage must hold ``final.weights.h5`` (not needed to ship an average).
     """
-    from ..train.checkpoint import load
+    from .checkpoint import load
 
     cfg_path = os.path.join(stage_dir, "config.yaml")
     ck_path = os.path.join(stage_dir, "checkpoint.npz")
@@ -104,7 +104,7 @@ def average_weights(paths, out):
     """Writes the mean of the weights in checkpoints ``paths`` to ``out``; returns their steps."""
     import numpy as np
 
-    from ..train.checkpoint import load
+    from .checkpoint import load
     from .stages import save_weights
 
     for p in paths:
