@@ -353,3 +353,54 @@ def test_first_order_warm_up_then_second_order(image_dir):
         state, metrics = meta.step(state, next(it), step)
         orders.append(metrics["meta/second_order"])
     assert orders == [0.0, 1.0]
+
+
+def test_running_average_of_the_weights_survives_resume_and_ships(image_dir, tmp_path):
+    """meta.average_from/average_every: the mean of the weights after iterations 2 and 4, kept in the
+    checkpoint across a resume, validated as val_avg/..., written by finish() and shipped by ship."""
+    from mzsr_tf.model import build_model, get_params
+    from mzsr_tf.train import ship
+    from mzsr_tf.train.stages import Meta
+    from mzsr_tf.weights import load_model
+
+    init = tmp_path / "init.weights.h5"
+    build_model().save_weights(str(init))
+    args = {"meta.iterations": 5, "meta.msl_iterations": 5, "meta.init_weights": str(init), "checkpoint_every": 100,
+            "meta.average_from": 2, "meta.average_every": 2}
+    pool = ImagePool([np.asarray(Image.open(os.path.join(image_dir, f))) for f in sorted(os.listdir(image_dir))])
+    cfg = smoke_cfg(image_dir, "unused", **args)
+    meta = Meta(cfg, pool, [pool.images[0]], get_params(load_model(str(init))))
+    state, it, after = meta.init(), meta.batches(0), []
+    for step in range(5):
+        state, _ = meta.step(state, next(it), step)
+        after.append([np.asarray(p) for p in state["params"]])
+        assert ("average" in state["extra"]) == (step >= 1)
+    assert float(state["extra"]["average_count"][0]) == 2.0
+    for got, a, b in zip(state["extra"]["average"], after[1], after[3]):
+        np.testing.assert_allclose(np.asarray(got), (a + b) / 2, rtol=1e-5, atol=1e-7)
+    assert np.abs(after[1][0] - after[3][0]).max() > 1e-5  # the mean is not one of them
+    res = meta.validate(state, 5, None)
+    assert res["val_avg/count"] == 2.0 and np.isfinite(res["val_avg/psnr_step10"]) and "val/psnr_step10" in res
+    # Stopped after 3 iterations and resumed: the same average as the uninterrupted run.
+    whole, parts = tmp_path / "whole", tmp_path / "parts"
+    assert command.run(smoke_cfg(image_dir, whole, **args), "meta", progress=False) == 0
+    assert command.run(smoke_cfg(image_dir, parts, **dict(args, **{"meta.iterations": 3})), "meta", progress=False) == 0
+    assert command.run(smoke_cfg(image_dir, parts, **args), "meta", progress=False) == 0
+    averages = [checkpoint.load(os.path.join(r, "meta", "checkpoint.npz"))["extra"]["average"] for r in (whole, parts)]
+    for a, b in zip(*averages):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
+    assert (parts / "meta" / "average.weights.h5").exists()
+    into = tmp_path / "weights"
+    into.mkdir()
+    assert ship.main([str(parts / "meta"), "avg", "--kind", "meta", "--into", str(into), "--running-average"]) == 0
+    entry = json.loads((into / "index.json").read_text())["avg"]
+    assert entry["running_average"] == {"to_step": 5, "count": 2, "from_step": 2, "every": 2}
+    for got, want in zip(get_params(load_model(str(into / "avg.weights.h5"))), averages[1]):
+        np.testing.assert_allclose(np.asarray(got), want, rtol=0, atol=1e-7)
+    from mzsr_tf.errors import InputError
+
+    plain = tmp_path / "plain"
+    plain_args = dict(args, **{"meta.iterations": 1, "meta.average_from": 0})
+    assert command.run(smoke_cfg(image_dir, plain, **plain_args), "meta", progress=False) == 0
+    with pytest.raises(InputError, match="keeps no running average"):
+        ship.main([str(plain / "meta"), "x", "--kind", "meta", "--into", str(into), "--running-average"])

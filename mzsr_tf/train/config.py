@@ -85,6 +85,11 @@ class MetaConfig:
     noise_sigma: float = 0.0  # max std of Gaussian noise added to LR (uniform in [0, noise_sigma])
     no_blur_fraction: float = 0.0  # share of unblurred tasks mixed into p(k)
     first_order_iterations: int = 0  # first-order (cheaper) meta-gradients for this many iterations, then `first_order`
+    # A running mean of the weights along the trajectory (0: off): from iteration `average_from`,
+    # every `average_every` iterations. It smooths the swings of a noisy meta-gradient; it is
+    # validated beside the weights (val_avg/...) and shipped with `ship --running-average`.
+    average_from: int = 0
+    average_every: int = 10
 
 
 @dataclass
@@ -126,6 +131,9 @@ class Config:
             raise InputError("config: meta.patches_per_task must be even and >= 2")
         if self.meta.inner_steps < 1:
             raise InputError("config: meta.inner_steps must be >= 1")
+        if self.meta.average_from < 0 or self.meta.average_every < 1:
+            raise InputError("config: meta.average_from must be >= 0 and meta.average_every >= 1, got "
+                             f"{self.meta.average_from} and {self.meta.average_every}")
         return self
 
     def _validate_photo(self):

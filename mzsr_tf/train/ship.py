@@ -10,6 +10,8 @@ test-time step sizes that go with the weights (``--step-sizes``).
 ``--average CK.npz ...`` ships the mean of the weights in several checkpoints
 of the run instead (weight averaging along the trajectory, which smooths the
 swings of a noisy meta-gradient); the card lists their iterations.
+``--running-average`` ships the running mean the meta stage keeps itself
+(``meta.average_from``), read from the stage's ``checkpoint.npz``.
 """
 import argparse
 import glob
@@ -118,6 +120,27 @@ def average_weights(paths, out):
     return sorted(int(c["step"]) for c in cks)
 
 
+def running_average(stage_dir, out):
+    """Writes the running mean of the weights kept in ``stage_dir/checkpoint.npz`` to ``out``.
+
+    Returns:
+      dict for the card: the checkpoint's iteration, the number of weights averaged, and the schedule.
+    """
+    from .checkpoint import load
+    from .stages import save_weights
+
+    path = os.path.join(stage_dir, "checkpoint.npz")
+    if not os.path.isfile(path):
+        raise InputError(f"{path}: no such checkpoint")
+    ck = load(path)
+    if not ck["extra"].get("average"):
+        raise InputError(f"{path} keeps no running average (set meta.average_from in the run's config)")
+    meta = (yaml.safe_load(ck["config"]) or {}).get("meta", {})
+    save_weights(ck["extra"]["average"], out)
+    return {"to_step": int(ck["step"]), "count": int(ck["extra"]["average_count"][0]),
+            "from_step": meta.get("average_from"), "every": meta.get("average_every")}
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m mzsr_tf.train.ship", description=__doc__.split("\n\n")[0])
     p.add_argument("stage_dir", help="a finished stage folder, e.g. runs/x2/pretrain")
@@ -129,6 +152,9 @@ def main(argv=None):
     p.add_argument("--average", nargs="+", metavar="CHECKPOINT",
                    help="ship the mean of the weights in these checkpoint.npz files of the run instead of "
                    "final.weights.h5 (the card lists their iterations)")
+    p.add_argument("--running-average", action="store_true",
+                   help="ship the running mean of the weights that the meta stage keeps (meta.average_from), "
+                   "from the stage's checkpoint.npz")
     p.add_argument("--hardware", default=f"{os.cpu_count()} CPU cores ({platform.machine()})")
     p.add_argument("--overwrite", action="store_true", help="replace shipped weights of that name")
     p.add_argument("--into", default=HERE, help="weights folder (default: the package's)")
@@ -136,12 +162,17 @@ def main(argv=None):
     dst = os.path.join(a.into, f"{a.name}.weights.h5")
     if os.path.exists(dst) and not a.overwrite:
         raise InputError(f"{dst} exists; pass --overwrite to replace it")
-    entry = describe(a.stage_dir, a.kind, a.hardware, finished=not a.average)
+    if a.average and a.running_average:
+        raise InputError("pass --average or --running-average, not both")
+    entry = describe(a.stage_dir, a.kind, a.hardware, finished=not (a.average or a.running_average))
     if a.step_sizes:
         entry["step_sizes"] = parse_step_sizes(a.step_sizes)
-    if a.average:
+    if a.average or a.running_average:
         tmp = dst + ".part.weights.h5"
-        entry["averaged_steps"] = average_weights(a.average, tmp)
+        if a.average:
+            entry["averaged_steps"] = average_weights(a.average, tmp)
+        else:
+            entry["running_average"] = running_average(a.stage_dir, tmp)
         os.replace(tmp, dst)
     else:
         shutil.copyfile(os.path.join(a.stage_dir, "final.weights.h5"), dst)

@@ -199,12 +199,19 @@ def validation_kernels(cfg, count):
 VAL_STEPS = (0, 1, 10)
 
 
-def validate_blind(stage, state, step, logger):
+def validate_blind(stage, state, step, logger, prefix="val"):
     """PSNR (Y) after 0, 1 and 10 zero-shot steps on held-out crops.
 
     Each crop is degraded twice: with its fixed p(k) kernel (``val/psnr_step{n}``)
     and unblurred (``val/psnr_noblur_step{n}``), so every stage and recipe is
     compared on the same held-out validation.
+
+    Args:
+      stage: holds ``cfg``, ``val`` (images) and ``_val_kernels``.
+      state: holds ``params``.
+      step: the step logged with the example image.
+      logger: a :class:`Logger` for that image, or None.
+      prefix: the metrics' prefix ('val', or 'val_avg' for the running average of the weights).
     """
     if not stage.val:
         return {}
@@ -218,11 +225,11 @@ def validate_blind(stage, state, step, logger):
             for n in VAL_STEPS:
                 sizes = tuple(step_size_schedule(n, c.subsampling, c.scale))
                 sr = zero_shot_sr(state["params"], lr, c.scale, kernel, c.subsampling, sizes)
-                res.setdefault(f"val/psnr_{tag}step{n}", []).append(_psnr_y(sr, hr, c.scale))
+                res.setdefault(f"{prefix}/psnr_{tag}step{n}", []).append(_psnr_y(sr, hr, c.scale))
                 if n == VAL_STEPS[-1] and kernel is not None and shown is None:
                     shown = np.concatenate([_np(sr)[0], hr / 255.0], 1)[None]
     if shown is not None and logger is not None:
-        logger.images(step, "val/sr_vs_hr", shown.astype(np.float32))
+        logger.images(step, f"{prefix}/sr_vs_hr", shown.astype(np.float32))
     return {name: float(np.mean(v)) for name, v in res.items()}
 
 
@@ -322,13 +329,32 @@ class Meta(Stage):
         metrics["lr/meta"] = m.meta_lr
         metrics["msl/last_weight"] = float(w[-1])
         metrics["meta/second_order"] = 0.0 if first_order else 1.0
+        extra.update(self._averaged(state["extra"], trainable[:n], step + 1))
         return {"params": trainable[:n], "opt": opt, "extra": extra}, metrics
 
+    def _averaged(self, extra, params, done):
+        """The running mean of the weights (extra ``average``, ``average_count``) after iteration ``done``."""
+        m = self.cfg.meta
+        kept = {k: extra[k] for k in ("average", "average_count") if k in extra}
+        if not m.average_from or done < m.average_from or (done - m.average_from) % m.average_every:
+            return kept
+        if "average" not in kept:
+            return {"average": list(params), "average_count": [ops.convert_to_tensor(1.0)]}
+        count = kept["average_count"][0] + 1.0
+        return {"average": [a + (p - a) / count for a, p in zip(kept["average"], params)],
+                "average_count": [count]}
+
     def validate(self, state, step, logger):
-        return validate_blind(self, state, step, logger)
+        res = validate_blind(self, state, step, logger)
+        if state["extra"].get("average"):
+            res.update(validate_blind(self, {"params": state["extra"]["average"]}, step, logger, prefix="val_avg"))
+            res["val_avg/count"] = float(_np(state["extra"]["average_count"][0]))
+        return res
 
     def finish(self, state, out_dir):
         save_weights(state["params"], os.path.join(out_dir, "final.weights.h5"))
+        if state["extra"].get("average"):
+            save_weights(state["extra"]["average"], os.path.join(out_dir, "average.weights.h5"))
         if state["extra"].get("inner_lr"):
             np.save(os.path.join(out_dir, "inner_lr.npy"), _np(state["extra"]["inner_lr"][0]))
 
