@@ -27,8 +27,13 @@ def read_stage(stage_dir):
     return rows
 
 
-def run_points(run_dir):
-    """Validation points of a run: [(label, cpu_hours, {column: psnr})], stages chained in config order."""
+def run_points(run_dir, prefix="val"):
+    """Validation points of a run: [(label, cpu_hours, {column: psnr})], stages chained in config order.
+
+    Args:
+      run_dir: the run folder (its config.yaml lists the stages).
+      prefix: 'val' (the weights) or 'val_avg' (the running mean of the weights, ``meta.average_from``).
+    """
     import yaml
 
     with open(os.path.join(run_dir, "config.yaml")) as f:
@@ -43,11 +48,10 @@ def run_points(run_dir):
         last = 0.0
         for step in sorted(rows):
             v = rows[step]
-            if "val/psnr_step10" not in v:
-                continue
             h = hours.get(step, 0.0 if step == 0 else last)
             last = h
-            points.append((f"{stage} {step}", offset + h, {c: v.get("val/" + c) for c in COLUMNS}))
+            if f"{prefix}/psnr_step10" in v:
+                points.append((f"{stage} {step}", offset + h, {c: v.get(f"{prefix}/{c}") for c in COLUMNS}))
         offset += max(hours.values(), default=0.0)
     return points
 
@@ -60,8 +64,12 @@ def main(argv=None):
     p.add_argument("--start-hours", type=float, default=0.0,
                    help="CPU hours spent on the weights the runs start from (their pretraining)")
     a = p.parse_args(argv)
-    series = {os.path.basename(os.path.normpath(r)): [(lab, h + a.start_hours, v) for lab, h, v in run_points(r)]
-              for r in a.runs}
+    series = {}
+    for r in a.runs:
+        for prefix, suffix in (("val", ""), ("val_avg", " (running mean)")):
+            pts = [(lab, h + a.start_hours, v) for lab, h, v in run_points(r, prefix)]
+            if pts:
+                series[os.path.basename(os.path.normpath(r)) + suffix] = pts
     base = json.load(open(a.baselines)) if a.baselines else {}
     lines = ["| weights | CPU hours | p(k) 0 | p(k) 1 | p(k) 10 | no blur 0 | no blur 10 |", "|---|---|---|---|---|---|---|"]
     cell = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
