@@ -59,6 +59,7 @@ def describe(stage_dir, kind, hardware, finished=True):
     Args:
       finished: the stage must hold ``final.weights.h5`` (not needed to ship an average).
     """
+    from . import config as config_mod
     from .checkpoint import load
 
     cfg_path = os.path.join(stage_dir, "config.yaml")
@@ -66,8 +67,7 @@ def describe(stage_dir, kind, hardware, finished=True):
     for p in (cfg_path, ck_path) + ((os.path.join(stage_dir, "final.weights.h5"),) if finished else ()):
         if not os.path.isfile(p):
             raise InputError(f"{p}: not found; is {stage_dir} a finished training stage?")
-    with open(cfg_path) as f:
-        cfg = yaml.safe_load(f)
+    cfg = config_mod.to_dict(config_mod.load(cfg_path))  # through the config: old key names read as new
     step = load(ck_path)["step"]
     entry = {
         "scale": int(cfg["scale"]),
