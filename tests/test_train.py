@@ -173,6 +173,7 @@ def test_smoke_preset_trains_both_stages_and_writes_config(image_dir, tmp_path):
     assert ship.main([str(run / "meta"), "mzsr_direct_x2", "--kind", "meta", "--into", str(into),
                       "--step-sizes", "0.03,0.01,2,0.004"]) == 0
     entry = json.loads((into / "index.json").read_text())["mzsr_direct_x2"]
+    assert "unblurred_default" not in entry
     assert entry["kind"] == "meta" and entry["scale"] == 2 and entry["steps"] == 3
     assert entry["no_blur"] is False  # what weights.default_name reads: no unblurred tasks in this run
     assert entry["step_sizes"] == [0.03, 0.01, 2, 0.004]
@@ -408,9 +409,11 @@ def test_running_average_of_the_weights_survives_resume_and_ships(image_dir, tmp
     assert (parts / "meta" / "average.weights.h5").exists()
     into = tmp_path / "weights"
     into.mkdir()
-    assert ship.main([str(parts / "meta"), "avg", "--kind", "meta", "--into", str(into), "--running-average"]) == 0
+    assert ship.main([str(parts / "meta"), "avg", "--kind", "meta", "--into", str(into), "--running-average",
+                      "--keep-pretrained-for-unblurred"]) == 0
     entry = json.loads((into / "index.json").read_text())["avg"]
     assert entry["running_average"] == {"to_step": 5, "count": 2, "from_step": 2, "every": 2}
+    assert entry["unblurred_default"] is False  # what weights.default_name reads for unblurred bicubic inputs
     for got, want in zip(get_params(load_model(str(into / "avg.weights.h5"))), averages[1]):
         np.testing.assert_allclose(np.asarray(got), want, rtol=0, atol=1e-7)
     from mzsr_tf.errors import InputError
