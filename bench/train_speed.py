@@ -20,7 +20,7 @@ def main():
     p.add_argument("--preset", default="cpu")
     p.add_argument("--steps", type=int, default=5, help="timed steps per stage (after 2 warm-up steps)")
     p.add_argument("--first-order", action="store_true")
-    p.add_argument("--learn-inner-lr", action="store_true")
+    p.add_argument("--learn-inner-step-sizes", action="store_true")
     p.add_argument("--scale", type=int, default=2)
     args = p.parse_args()
 
@@ -35,7 +35,7 @@ def main():
     cfg = config_mod.preset(args.preset)
     cfg.scale = args.scale
     cfg.meta.first_order = args.first_order
-    cfg.meta.learn_inner_lr = args.learn_inner_lr
+    cfg.meta.learn_inner_step_sizes = args.learn_inner_step_sizes
     rng = np.random.default_rng(0)
     pool = ImagePool([(rng.random((160, 160, 3)) * 255).astype(np.uint8) for _ in range(8)])
     params = get_params(build_model())

@@ -268,7 +268,7 @@ def train(lr, scale=2, kernel=None, subsampling="direct", config=None, seed=0, p
     Returns:
       params, and a dict with 'losses' (per iteration), 'errors' [(iteration,
       reconstruction MSE)], 'rate_changes', 'iterations', 'final_rate', 'stopped'
-      ('lr_floor' or 'max_iters') and 'seconds'.
+      ('rate_floor' or 'max_iters') and 'seconds'.
     """
     config = config or ZSSRConfig()
     scale = int(scale)
@@ -288,7 +288,7 @@ def train(lr, scale=2, kernel=None, subsampling="direct", config=None, seed=0, p
     start = time.perf_counter()
     for it in range(config.max_iters):
         if policy.done:
-            stopped = "lr_floor"
+            stopped = "rate_floor"
             break
         crop, _ = sample_crop(fathers, probs, config.crop_size, scale, rng)
         loss, params, opt = step(params, opt, ops.convert_to_tensor(policy.rate, "float32"), ops.convert_to_tensor(crop), k)
@@ -301,7 +301,7 @@ def train(lr, scale=2, kernel=None, subsampling="direct", config=None, seed=0, p
                 on_test(it + 1, params)
         policy.step(it)
     if policy.done:
-        stopped = "lr_floor"
+        stopped = "rate_floor"
     history = {
         "losses": losses,
         "errors": policy.errors,

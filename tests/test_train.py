@@ -173,6 +173,7 @@ def test_smoke_preset_trains_both_stages_and_writes_config(image_dir, tmp_path):
     assert ship.main([str(run / "meta"), "mzsr_direct_x2", "--kind", "meta", "--into", str(into),
                       "--step-sizes", "0.03,0.01,2,0.004"]) == 0
     entry = json.loads((into / "index.json").read_text())["mzsr_direct_x2"]
+    assert "unblurred_default" not in entry
     assert entry["kind"] == "meta" and entry["scale"] == 2 and entry["steps"] == 3
     assert entry["no_blur"] is False  # what weights.default_name reads: no unblurred tasks in this run
     assert entry["step_sizes"] == [0.03, 0.01, 2, 0.004]
@@ -283,18 +284,34 @@ def test_bad_config_is_one_clear_error(tmp_path, capsys):
     assert command.main(["--config", str(tmp_path / "missing.yaml")]) == 2
 
 
+def test_configs_with_the_old_learning_rate_names_still_load(tmp_path):
+    """Run folders and checkpoints written before the rename (``lr`` now means only a low-resolution
+    image) resume with the same values under the new names."""
+    old = tmp_path / "old.yaml"
+    old.write_text("pretrain: {lr: 0.001, lr_halve_every: 10, lr_floor: 0.0002}\npretrain_all: {lr: 0.0003}\n"
+                   "meta: {inner_lr: 0.02, meta_lr: 0.0003, learn_inner_lr: true}\n")
+    cfg = config_mod.load(str(old))
+    assert (cfg.pretrain.learning_rate, cfg.pretrain.learning_rate_halve_every, cfg.pretrain.learning_rate_floor) == (
+        0.001, 10, 0.0002)
+    assert cfg.pretrain_all.learning_rate == 0.0003
+    assert (cfg.meta.inner_step_size, cfg.meta.meta_learning_rate, cfg.meta.learn_inner_step_sizes) == (0.02, 0.0003, True)
+    config_mod.set_override(cfg, "meta.inner_lr=0.005")
+    assert cfg.meta.inner_step_size == 0.005
+    assert "lr" not in config_mod.to_yaml(cfg).replace("learning_rate", "")  # written back with the new names only
+
+
 def test_learnable_inner_step_sizes_are_meta_trained(image_dir):
     from mzsr_tf.model import build_model, get_params
     from mzsr_tf.train.stages import Meta
 
-    cfg = smoke_cfg(image_dir, "unused", **{"meta.learn_inner_lr": True})
+    cfg = smoke_cfg(image_dir, "unused", **{"meta.learn_inner_step_sizes": True})
     pool = ImagePool([np.asarray(Image.open(os.path.join(image_dir, f))) for f in sorted(os.listdir(image_dir))])
     meta = Meta(cfg, pool, [], get_params(build_model()))
     state = meta.init()
-    lrs0 = np.asarray(state["extra"]["inner_lr"][0])
-    assert lrs0.shape == (cfg.meta.inner_steps, 16) and np.all(lrs0 == cfg.meta.inner_lr)
+    lrs0 = np.asarray(state["extra"]["inner_step_sizes"][0])
+    assert lrs0.shape == (cfg.meta.inner_steps, 16) and np.all(lrs0 == cfg.meta.inner_step_size)
     state, metrics = meta.step(state, next(meta.batches(0)), 0)
-    lrs1 = np.asarray(state["extra"]["inner_lr"][0])
+    lrs1 = np.asarray(state["extra"]["inner_step_sizes"][0])
     assert not np.allclose(lrs0, lrs1) and np.isfinite(float(metrics["loss/meta"]))
 
 
@@ -392,9 +409,11 @@ def test_running_average_of_the_weights_survives_resume_and_ships(image_dir, tmp
     assert (parts / "meta" / "average.weights.h5").exists()
     into = tmp_path / "weights"
     into.mkdir()
-    assert ship.main([str(parts / "meta"), "avg", "--kind", "meta", "--into", str(into), "--running-average"]) == 0
+    assert ship.main([str(parts / "meta"), "avg", "--kind", "meta", "--into", str(into), "--running-average",
+                      "--keep-pretrained-for-unblurred"]) == 0
     entry = json.loads((into / "index.json").read_text())["avg"]
     assert entry["running_average"] == {"to_step": 5, "count": 2, "from_step": 2, "every": 2}
+    assert entry["unblurred_default"] is False  # what weights.default_name reads for unblurred bicubic inputs
     for got, want in zip(get_params(load_model(str(into / "avg.weights.h5"))), averages[1]):
         np.testing.assert_allclose(np.asarray(got), want, rtol=0, atol=1e-7)
     from mzsr_tf.errors import InputError

@@ -71,8 +71,8 @@ def test_smoke_search_writes_best_yaml_that_trains(setup, capsys):
     from mzsr_tf.train.command import main as train_main
 
     best = config_mod.load(os.path.join(out, "best.yaml"))
-    assert best.meta.inner_lr == pytest.approx(float(best_row["alpha"]), rel=1e-4)
-    assert best.meta.meta_lr == pytest.approx(float(best_row["beta"]), rel=1e-4)
+    assert best.meta.inner_step_size == pytest.approx(float(best_row["alpha"]), rel=1e-4)
+    assert best.meta.meta_learning_rate == pytest.approx(float(best_row["beta"]), rel=1e-4)
     run_dir = str(setup["root"] / "trained")
     rc = train_main(["--config", os.path.join(out, "best.yaml"), "--stage", "meta", "--run-dir", run_dir, "--no-progress"])
     assert rc == 0

@@ -33,6 +33,10 @@ def test_default_by_subsampling_and_blur(index, sub, blurred, expected):
 def test_meta_weights_that_cover_no_blur_stay_default(index):
     index["mzsr_bicubic_x2"]["no_blur"] = True
     assert weights.default_name(2, "bicubic", blurred=False) == "mzsr_bicubic_x2"
+    # ...unless their card says they are still below the pretrained weights on unblurred inputs
+    index["mzsr_bicubic_x2"]["unblurred_default"] = False
+    assert weights.default_name(2, "bicubic", blurred=False) == "pretrain_x2"
+    assert weights.default_name(2, "bicubic", blurred=True) == "mzsr_bicubic_x2"
 
 
 def test_falls_back_to_pretrained_then_errors(index):

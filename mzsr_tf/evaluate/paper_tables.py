@@ -152,7 +152,7 @@ def _zssr_notes(report):
     if not runs:
         return []
     its = [r["iterations"] for r in runs]
-    floor = sum(r["stopped"] == "lr_floor" for r in runs)
+    floor = sum(r["stopped"] == "rate_floor" for r in runs)
     cap = next(e["columns"]["zssr"]["max_iters"] for e in report["scenarios"].values() if "zssr" in e["columns"])
     ens = next(e["columns"]["zssr"]["ensemble"] for e in report["scenarios"].values() if "zssr" in e["columns"])
     return [

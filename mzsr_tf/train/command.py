@@ -22,7 +22,7 @@ def build_parser():
         ),
     )
     add_config_options(p, "YAML config (may name a 'preset'); see configs/",
-                       "override a config value, e.g. --set meta.inner_lr=0.005 (repeatable)")
+                       "override a config value, e.g. --set meta.inner_step_size=0.005 (repeatable)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR with its own config.yaml (e.g. training/mzsr_direct_x2)")
     p.add_argument("--stage", choices=list(config_mod.STAGES) + ["all"], default="all", help="which stage to run (default: all = the config's 'stages')")
     p.add_argument("--run-dir", help="output folder (default: the config's run_dir)")

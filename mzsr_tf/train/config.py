@@ -35,9 +35,9 @@ class PretrainConfig:
     steps: int = 20000
     batch_size: int = 16
     patch_size: int = 64  # HR patch side
-    lr: float = 4e-4
-    lr_halve_every: int = 100000
-    lr_floor: float = 1e-4
+    learning_rate: float = 4e-4
+    learning_rate_halve_every: int = 100000
+    learning_rate_floor: float = 1e-4
     init_weights: Optional[str] = None  # None: random initialisation; a name or path: fine-tune from it
     # Photo degradations instead of the MATLAB bicubic LR: each crop shrunk by one of these
     # Pillow resizers (mzsr_tf.data.photo.RESIZERS) and, with jpeg_fraction, saved as JPEG
@@ -56,7 +56,7 @@ class PretrainAllConfig:
     kernels_per_batch: int = 4
     patches_per_kernel: int = 4
     patch_size: int = 64
-    lr: float = 2e-4
+    learning_rate: float = 2e-4
     no_blur_fraction: float = 0.2  # share of unblurred pairs, so no-kernel inputs are learned too
     noise_sigma: float = 0.0
     val_every: int = 0  # 0: the run's val_every (steps here are ~40x cheaper than meta-iterations)
@@ -75,13 +75,13 @@ class MetaConfig:
     kernel_size: int = 15
     # the inner loop on D_tr (Algorithm 1, lines 11-13)
     inner_steps: int = 5
-    inner_lr: float = 0.01
+    inner_step_size: float = 0.01  # α
     # the outer Adam step on the D_te losses
-    meta_lr: float = 1e-4
+    meta_learning_rate: float = 1e-4  # β
     first_order: bool = False
     multi_step_loss: bool = True
     msl_iterations: int = 0  # iterations over which step weights anneal to the last step; 0: iterations/2
-    learn_inner_lr: bool = False  # Meta-SGD style per-step, per-tensor step sizes
+    learn_inner_step_sizes: bool = False  # Meta-SGD style per-step, per-tensor step sizes
     noise_sigma: float = 0.0  # max std of Gaussian noise added to LR (uniform in [0, noise_sigma])
     no_blur_fraction: float = 0.0  # share of unblurred tasks mixed into p(k)
     first_order_iterations: int = 0  # first-order (cheaper) meta-gradients for this many iterations, then `first_order`
@@ -164,18 +164,18 @@ PRESET_VALUES = {
     },
     "cpu": {  # a 2-core machine: hours, not days
         "name": "cpu", "run_dir": "runs/cpu", "checkpoint_every": 50, "log_every": 10, "val_every": 100,
-        "pretrain": {"steps": 8000, "batch_size": 16, "patch_size": 64, "lr": 4e-4, "lr_halve_every": 4000},
+        "pretrain": {"steps": 8000, "batch_size": 16, "patch_size": 64, "learning_rate": 4e-4, "learning_rate_halve_every": 4000},
         "meta": {"iterations": 1000, "msl_iterations": 500},
     },
     "gpu": {  # one lent GPU, from the compact shard
         "name": "gpu", "run_dir": "runs/gpu", "checkpoint_every": 200, "log_every": 20, "val_every": 500,
         "data": {"shard": ".shard/train_crops.npz"},
-        "pretrain": {"steps": 100000, "batch_size": 32, "patch_size": 96, "lr_halve_every": 25000},
+        "pretrain": {"steps": 100000, "batch_size": 32, "patch_size": 96, "learning_rate_halve_every": 25000},
         "meta": {"iterations": 20000, "msl_iterations": 10000},
     },
     "paper": {  # the paper's budget
         "name": "paper", "run_dir": "runs/paper", "checkpoint_every": 1000, "log_every": 100, "val_every": 2000,
-        "pretrain": {"steps": 500000, "batch_size": 32, "patch_size": 96, "lr": 4e-4, "lr_halve_every": 100000},
+        "pretrain": {"steps": 500000, "batch_size": 32, "patch_size": 96, "learning_rate": 4e-4, "learning_rate_halve_every": 100000},
         "meta": {"iterations": 100000, "msl_iterations": 50000},
     },
 }
@@ -208,9 +208,23 @@ def from_dict(d, base=None):
     return _merge(base, d, "")
 
 
+# Keys renamed so that ``lr`` means only a low-resolution image: configs, run folders and
+# checkpoints written with the old names still load.
+RENAMED_KEYS = {
+    "lr": "learning_rate",
+    "lr_halve_every": "learning_rate_halve_every",
+    "lr_floor": "learning_rate_floor",
+    "inner_lr": "inner_step_size",
+    "meta_lr": "meta_learning_rate",
+    "learn_inner_lr": "learn_inner_step_sizes",
+}
+
+
 def _merge(obj, d, prefix):
     names = {f.name: f for f in dataclasses.fields(obj)}
     for key, value in d.items():
+        if key not in names and RENAMED_KEYS.get(key) in names:
+            key = RENAMED_KEYS[key]
         if key not in names:
             raise InputError(f"config: unknown key {prefix + key!r}")
         cur = getattr(obj, key)

@@ -59,6 +59,7 @@ def describe(stage_dir, kind, hardware, finished=True):
     Args:
       finished: the stage must hold ``final.weights.h5`` (not needed to ship an average).
     """
+    from . import config as config_mod
     from .checkpoint import load
 
     cfg_path = os.path.join(stage_dir, "config.yaml")
@@ -66,8 +67,7 @@ def describe(stage_dir, kind, hardware, finished=True):
     for p in (cfg_path, ck_path) + ((os.path.join(stage_dir, "final.weights.h5"),) if finished else ()):
         if not os.path.isfile(p):
             raise InputError(f"{p}: not found; is {stage_dir} a finished training stage?")
-    with open(cfg_path) as f:
-        cfg = yaml.safe_load(f)
+    cfg = config_mod.to_dict(config_mod.load(cfg_path))  # through the config: old key names read as new
     step = load(ck_path)["step"]
     entry = {
         "scale": int(cfg["scale"]),
@@ -155,6 +155,10 @@ def main(argv=None):
     p.add_argument("--running-average", action="store_true",
                    help="ship the running mean of the weights that the meta stage keeps (meta.average_from), "
                    "from the stage's checkpoint.npz")
+    p.add_argument("--keep-pretrained-for-unblurred", action="store_true",
+                   help="unblurred bicubic-subsampled inputs keep the pretrained weights (pretrain_xS) although "
+                   "these were trained with unblurred tasks too: for weights below the pretrained ones there "
+                   "on held-out validation (the card says unblurred_default: false)")
     p.add_argument("--hardware", default=f"{os.cpu_count()} CPU cores ({platform.machine()})")
     p.add_argument("--overwrite", action="store_true", help="replace shipped weights of that name")
     p.add_argument("--into", default=HERE, help="weights folder (default: the package's)")
@@ -167,6 +171,8 @@ def main(argv=None):
     entry = describe(a.stage_dir, a.kind, a.hardware, finished=not (a.average or a.running_average))
     if a.step_sizes:
         entry["step_sizes"] = parse_step_sizes(a.step_sizes)
+    if a.keep_pretrained_for_unblurred:
+        entry["unblurred_default"] = False
     if a.average or a.running_average:
         tmp = dst + ".part.weights.h5"
         if a.average:

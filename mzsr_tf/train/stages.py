@@ -47,9 +47,10 @@ def supervised_step(compute_dtype=None):
 
 
 def pretrain_learning_rate(cfg, step):
-    """Adam step size: halved every ``lr_halve_every`` steps, not below the floor."""
+    """Adam learning rate: halved every ``learning_rate_halve_every`` steps, not below the floor."""
     p = cfg.pretrain
-    return max(p.lr * 0.5 ** (step // p.lr_halve_every), min(p.lr, p.lr_floor))
+    halved = p.learning_rate * 0.5 ** (step // p.learning_rate_halve_every)
+    return max(halved, min(p.learning_rate, p.learning_rate_floor))
 
 
 class Pretrain(Stage):
@@ -82,7 +83,7 @@ class Pretrain(Stage):
         ilr, hr = batch
         rate = ops.convert_to_tensor(pretrain_learning_rate(self.cfg, step), "float32")
         params, opt, loss = self._step(state["params"], state["opt"], ilr, hr, rate)
-        return {"params": params, "opt": opt, "extra": {}}, {"loss/l1": loss, "lr": rate}
+        return {"params": params, "opt": opt, "extra": {}}, {"loss/l1": loss, "learning_rate": rate}
 
     def validate(self, state, step, logger):
         if not self.val:
@@ -163,9 +164,9 @@ class PretrainAll(Stage):
 
     def step(self, state, batch, step):
         ilr, hr = batch
-        rate = ops.convert_to_tensor(self.cfg.pretrain_all.lr, "float32")
+        rate = ops.convert_to_tensor(self.cfg.pretrain_all.learning_rate, "float32")
         params, opt, loss = self._step(state["params"], state["opt"], ilr, hr, rate)
-        return {"params": params, "opt": opt, "extra": {}}, {"loss/l1": loss, "lr": rate}
+        return {"params": params, "opt": opt, "extra": {}}, {"loss/l1": loss, "learning_rate": rate}
 
     def validate(self, state, step, logger):
         return validate_blind(self, state, step, logger)
@@ -277,9 +278,9 @@ class Meta(Stage):
         params = list(self.init_params)
         extra = {}
         trainable = params
-        if m.learn_inner_lr:
-            extra["inner_lr"] = [ops.full((m.inner_steps, len(params)), m.inner_lr)]
-            trainable = params + extra["inner_lr"]
+        if m.learn_inner_step_sizes:
+            extra["inner_step_sizes"] = [ops.full((m.inner_steps, len(params)), m.inner_step_size)]
+            trainable = params + extra["inner_step_sizes"]
         return {"params": params, "opt": adam_init(trainable), "extra": extra}
 
     def batches(self, start_step):
@@ -290,16 +291,16 @@ class Meta(Stage):
     def meta_loss(self, trainable, ilr, hr, weights, first_order=False):
         """Mean over tasks of the weighted D_te losses after each inner step."""
         m, dtype = self.cfg.meta, self.cfg.compute_dtype
-        n_model = len(trainable) - (1 if m.learn_inner_lr else 0)
+        n_model = len(trainable) - (1 if m.learn_inner_step_sizes else 0)
         params = trainable[:n_model]
         half = m.patches_per_task // 2
         per_step = [0.0] * m.inner_steps
         for t in range(m.tasks_per_batch):
-            if m.learn_inner_lr:
+            if m.learn_inner_step_sizes:
                 learned = trainable[-1]
                 sizes = [[learned[j, i] for i in range(n_model)] for j in range(m.inner_steps)]
             else:
-                sizes = [m.inner_lr] * m.inner_steps
+                sizes = [m.inner_step_size] * m.inner_steps
             _, traj = adapt_trajectory(params, ilr[t, :half], hr[t, :half], sizes, first_order=first_order,
                                        compute_dtype=dtype)
             for j, fast in enumerate(traj):
@@ -317,16 +318,16 @@ class Meta(Stage):
         m = self.cfg.meta
         ilr, hr = batch
         w = ops.convert_to_tensor(msl_weights(m.inner_steps, step, self.anneal, m.multi_step_loss))
-        trainable = state["params"] + state["extra"].get("inner_lr", [])
+        trainable = state["params"] + state["extra"].get("inner_step_sizes", [])
         first_order = m.first_order or step < m.first_order_iterations
         trainable, opt, loss, per_step = self._steps[first_order](trainable, state["opt"], ilr, hr, w,
-                                                                  ops.convert_to_tensor(m.meta_lr, "float32"))
+                                                                  ops.convert_to_tensor(m.meta_learning_rate, "float32"))
         n = len(state["params"])
-        extra = {"inner_lr": trainable[n:]} if m.learn_inner_lr else {}
+        extra = {"inner_step_sizes": trainable[n:]} if m.learn_inner_step_sizes else {}
         metrics = {"loss/meta": loss}
         for j in range(m.inner_steps):
             metrics[f"loss/after_step_{j + 1}"] = per_step[j]
-        metrics["lr/meta"] = m.meta_lr
+        metrics["learning_rate/meta"] = m.meta_learning_rate
         metrics["msl/last_weight"] = float(w[-1])
         metrics["meta/second_order"] = 0.0 if first_order else 1.0
         extra.update(self._averaged(state["extra"], trainable[:n], step + 1))
@@ -355,8 +356,8 @@ class Meta(Stage):
         save_weights(state["params"], os.path.join(out_dir, "final.weights.h5"))
         if state["extra"].get("average"):
             save_weights(state["extra"]["average"], os.path.join(out_dir, "average.weights.h5"))
-        if state["extra"].get("inner_lr"):
-            np.save(os.path.join(out_dir, "inner_lr.npy"), _np(state["extra"]["inner_lr"][0]))
+        if state["extra"].get("inner_step_sizes"):
+            np.save(os.path.join(out_dir, "inner_step_sizes.npy"), _np(state["extra"]["inner_step_sizes"][0]))
 
 
 STAGE_CLASSES = {"pretrain": Pretrain, "pretrain_all": PretrainAll, "meta": Meta}

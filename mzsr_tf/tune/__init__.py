@@ -4,8 +4,8 @@ Two modes:
 
 * ``meta`` (default): each trial is a short meta-training run (our own second-order
   meta step, :class:`mzsr_tf.train.stages.Meta`, through the resumable training
-  loop) from the configured initial weights with the trial's α = ``meta.inner_lr``,
-  β = ``meta.meta_lr`` (and optionally ``meta.inner_steps``); the objective is the
+  loop) from the configured initial weights with the trial's α = ``meta.inner_step_size``,
+  β = ``meta.meta_learning_rate`` (and optionally ``meta.inner_steps``); the objective is the
   mean PSNR (Y, border s) after ``n`` zero-shot adaptation steps on the config's
   held-out validation images, each degraded with fixed kernels drawn from p(k).
 * ``steps``: no training; fixed weights, and the trial's test-time step sizes

@@ -174,7 +174,7 @@ class MetaTask(_Task):
             metrics.update({
                 "val_psnr_step0": self.ev.psnr(params, []),
                 "val_psnr_ref": self.ev.psnr(params, self.reference_schedule()),
-                "val_psnr_alpha": self.ev.psnr(params, [cfg.meta.inner_lr] * self.eval_steps),
+                "val_psnr_alpha": self.ev.psnr(params, [cfg.meta.inner_step_size] * self.eval_steps),
                 "diverged": 0.0,
             })
         obj = metrics["val_psnr_ref" if self.eval_schedule == "reference" else "val_psnr_alpha"]

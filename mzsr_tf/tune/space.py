@@ -81,8 +81,8 @@ def with_values(cfg, values):
       values: hyperparameter values with 'alpha', 'beta' and optionally 'inner_steps'.
     """
     c = copy.deepcopy(cfg)
-    c.meta.inner_lr = float(values["alpha"])
-    c.meta.meta_lr = float(values["beta"])
+    c.meta.inner_step_size = float(values["alpha"])
+    c.meta.meta_learning_rate = float(values["beta"])
     if "inner_steps" in values:
         c.meta.inner_steps = int(values["inner_steps"])
     return c

@@ -26,9 +26,11 @@ def default_name(scale, subsampling="direct", blurred=True, jpeg=False):
 
     Meta-trained weights for that (scale, subsampling) when shipped, else the
     bicubic-pretrained weights for the scale. An unblurred image with bicubic
-    subsampling is exactly the degradation bicubic pretraining learns, and the
-    shipped meta weights saw only blurred tasks (p(k) has λ >= 1), so that case
-    goes to the pretrained weights when the meta entry says ``"no_blur": false``;
+    subsampling is exactly the degradation bicubic pretraining learns, and meta
+    weights trained on blurred tasks only (p(k) has λ >= 1) lose that case, so it
+    goes to the pretrained weights when the meta entry says ``"no_blur": false``,
+    or ``"unblurred_default": false`` (trained with unblurred tasks too, but still
+    below the pretrained weights there: ``ship --keep-pretrained-for-unblurred``);
     if it was also saved as JPEG, to the weights pretrained on resized, JPEG-saved
     photos (``pretrain_photo_x{scale}``) when shipped.
 
@@ -45,7 +47,9 @@ def default_name(scale, subsampling="direct", blurred=True, jpeg=False):
     unblurred_bicubic = not blurred and subsampling == "bicubic"
     if unblurred_bicubic and jpeg and photo in idx:
         return photo
-    pretrained_fits_better = unblurred_bicubic and pre in idx and idx.get(meta, {}).get("no_blur") is False
+    entry = idx.get(meta, {})
+    serves_unblurred = entry.get("unblurred_default", entry.get("no_blur") is not False)
+    pretrained_fits_better = unblurred_bicubic and pre in idx and not serves_unblurred
     if meta in idx and not pretrained_fits_better:
         return meta
     if pre in idx:
