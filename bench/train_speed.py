@@ -1,11 +1,22 @@
-"""Prints pretraining steps/s and second-order meta-iterations/s on this machine.
+"""Prints training speed: supervised steps/s and meta-iterations/s, per lever.
 
-Synthetic HR crops (no data needed), the given preset's shapes, the active
-Keras backend (KERAS_BACKEND=jax for JAX). Median of timed steps after warm-up.
+Synthetic HR crops (no data needed), the shapes of a preset or a run config,
+the active Keras backend (KERAS_BACKEND=jax for JAX).
 
-Usage: python bench/train_speed.py [--preset cpu] [--steps 5] [--first-order]
+Default mode: median time of a Pre-train step and of a meta-iteration.
+
+``--levers``: the training levers of issue-style comparisons, side by side in
+one process. Each variant's step is timed in interleaved rounds (one step of
+each per round, after warm-up), so machine load hits all alike; it prints wall
+and CPU seconds per step, the ratio to the float32 second-order meta-iteration,
+and tasks per CPU-hour (the samples a meta-gradient sees per unit of compute).
+
+Usage:
+  python bench/train_speed.py [--preset cpu] [--steps 5] [--first-order]
+  python bench/train_speed.py --levers --config configs/cpu_x2_direct.yaml --steps 5
 """
 import argparse
+import copy
 import os
 import statistics
 import sys
@@ -15,10 +26,74 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+def _timed(stage, state, batch, step):
+    import numpy as np
+
+    wall, cpu = time.perf_counter(), time.process_time()
+    state, metrics = stage.step(state, batch, step)
+    float(np.asarray(list(metrics.values())[0]))  # wait for the device
+    return state, time.perf_counter() - wall, time.process_time() - cpu
+
+
+def _single(stage, steps):
+    state, it, times = stage.init(), stage.batches(0), []
+    for i in range(steps + 2):
+        state, wall, _ = _timed(stage, state, next(it), i)
+        times.append(wall)
+    return statistics.median(times[2:])
+
+
+def lever_variants(cfg):
+    """(label, config, stage kind, tasks per step) of each lever, the reference first."""
+    def variant(**changes):
+        c = copy.deepcopy(cfg)
+        for key, value in changes.items():
+            section, _, field = key.partition("__")
+            setattr(getattr(c, section), field, value) if field else setattr(c, section, value)
+        return c
+
+    m = cfg.meta
+    fewer = max(1, m.tasks_per_batch // 2)
+    return [
+        ("meta, float32, second order (reference)", variant(), "meta", m.tasks_per_batch),
+        ("meta, first order", variant(meta__first_order=True), "meta", m.tasks_per_batch),
+        (f"meta, {fewer} tasks per batch", variant(meta__tasks_per_batch=fewer), "meta", fewer),
+        ("meta, bfloat16 convolutions", variant(compute_dtype="bfloat16"), "meta", m.tasks_per_batch),
+        ("Pre-train (All) step", variant(), "pretrain_all",
+         cfg.pretrain_all.kernels_per_batch),
+    ]
+
+
+def levers(cfg, pool, params, steps):
+    from mzsr_tf.train.stages import Meta, PretrainAll
+
+    runs = []
+    for label, c, kind, tasks in lever_variants(cfg):
+        stage = (Meta if kind == "meta" else PretrainAll)(c, pool, [], params)
+        state, it = stage.init(), stage.batches(0)
+        for i in range(2):  # trace and warm up
+            state, _, _ = _timed(stage, state, next(it), i)
+        runs.append({"label": label, "stage": stage, "state": state, "it": it, "tasks": tasks, "wall": [], "cpu": []})
+        print(f"  warmed up: {label}", flush=True)
+    for r in range(steps):
+        for run in runs:
+            run["state"], wall, cpu = _timed(run["stage"], run["state"], next(run["it"]), 2 + r)
+            run["wall"].append(wall)
+            run["cpu"].append(cpu)
+    ref = statistics.median(runs[0]["cpu"])
+    print(f"\n{'variant':44s} {'wall s':>8s} {'CPU s':>8s} {'CPU ratio':>10s} {'tasks/CPU-h':>12s}")
+    for run in runs:
+        wall, cpu = statistics.median(run["wall"]), statistics.median(run["cpu"])
+        print(f"{run['label']:44s} {wall:8.2f} {cpu:8.2f} {cpu / ref:10.3f} {run['tasks'] * 3600 / cpu:12.0f}")
+    print("(Pre-train (All): its 'tasks' are kernels per batch; medians of interleaved rounds)")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--preset", default="cpu")
-    p.add_argument("--steps", type=int, default=5, help="timed steps per stage (after 2 warm-up steps)")
+    p.add_argument("--config", help="a run config YAML (its shapes replace the preset's)")
+    p.add_argument("--steps", type=int, default=5, help="timed steps per stage or rounds per lever (after warm-up)")
+    p.add_argument("--levers", action="store_true", help="time every training lever side by side")
     p.add_argument("--first-order", action="store_true")
     p.add_argument("--learn-inner-step-sizes", action="store_true")
     p.add_argument("--scale", type=int, default=2)
@@ -32,31 +107,27 @@ def main():
     from mzsr_tf.train import config as config_mod
     from mzsr_tf.train.stages import Meta, Pretrain
 
-    cfg = config_mod.preset(args.preset)
-    cfg.scale = args.scale
+    cfg = config_mod.load(args.config) if args.config else config_mod.preset(args.preset)
+    if not args.config:
+        cfg.scale = args.scale
     cfg.meta.first_order = args.first_order
     cfg.meta.learn_inner_step_sizes = args.learn_inner_step_sizes
     rng = np.random.default_rng(0)
     pool = ImagePool([(rng.random((160, 160, 3)) * 255).astype(np.uint8) for _ in range(8)])
     params = get_params(build_model())
+    print(f"backend {backend.NAME}; config {args.config or cfg.name}; scale x{cfg.scale}")
 
-    def bench(stage):
-        state = stage.init()
-        it = stage.batches(0)
-        times = []
-        for i in range(args.steps + 2):
-            batch = next(it)
-            t = time.perf_counter()
-            state, m = stage.step(state, batch, i)
-            float(np.asarray(list(m.values())[0]))  # wait for the device
-            times.append(time.perf_counter() - t)
-        return statistics.median(times[2:])
+    if args.levers:
+        m = cfg.meta
+        print(f"meta-batch: {m.tasks_per_batch} tasks x {m.patches_per_task // 2}+{m.patches_per_task // 2} patches "
+              f"{m.patch_size}^2, {m.inner_steps} inner steps; {args.steps} interleaved rounds")
+        levers(cfg, pool, params, args.steps)
+        return
 
-    pre = bench(Pretrain(cfg, pool, [], init_params=params))
+    pre = _single(Pretrain(cfg, pool, [], init_params=params), args.steps)
     pc = cfg.pretrain
-    print(f"backend {backend.NAME}; preset {cfg.name}; scale x{cfg.scale}")
     print(f"pretraining: batch {pc.batch_size} x {pc.patch_size}^2: {pre:.3f} s/step = {1 / pre:.2f} steps/s")
-    meta = bench(Meta(cfg, pool, [], params))
+    meta = _single(Meta(cfg, pool, [], params), args.steps)
     m = cfg.meta
     kind = "first-order" if m.first_order else "second-order"
     print(

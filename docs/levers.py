@@ -27,17 +27,21 @@ def read_stage(stage_dir):
     return rows
 
 
-def run_points(run_dir, prefix="val"):
+def run_points(run_dir, prefix="val", only_stage=None):
     """Validation points of a run: [(label, cpu_hours, {column: psnr})], stages chained in config order.
 
     Args:
       run_dir: the run folder (its config.yaml lists the stages).
       prefix: 'val' (the weights) or 'val_avg' (the running mean of the weights, ``meta.average_from``).
+      only_stage: keep only this stage, its hours counted from its own start (to compare runs
+        that start the stage from the same weights).
     """
     import yaml
 
     with open(os.path.join(run_dir, "config.yaml")) as f:
         stages = yaml.safe_load(f).get("stages", ["pretrain", "meta"])
+    if only_stage:
+        stages = [s for s in stages if s == only_stage]
     points, offset = [], 0.0
     for stage in stages:
         path = os.path.join(run_dir, stage)
@@ -63,11 +67,19 @@ def main(argv=None):
     p.add_argument("--out", required=True, help="output stem: writes STEM.md and STEM.png")
     p.add_argument("--start-hours", type=float, default=0.0,
                    help="CPU hours spent on the weights the runs start from (their pretraining)")
+    p.add_argument("--stage", help="only this stage of each run, hours from its start (e.g. meta)")
+    p.add_argument("--until-hours", type=float, help="leave out points after this many CPU hours")
+    p.add_argument("--plot-columns", default="psnr_step10,psnr_noblur_step10",
+                   help=f"comma-separated columns to draw, of: {', '.join(COLUMNS)}")
     a = p.parse_args(argv)
+    plot_columns = a.plot_columns.split(",")
+    if not set(plot_columns) <= set(COLUMNS):
+        p.error(f"--plot-columns: unknown {sorted(set(plot_columns) - set(COLUMNS))}; known: {', '.join(COLUMNS)}")
     series = {}
     for r in a.runs:
         for prefix, suffix in (("val", ""), ("val_avg", " (running mean)")):
-            pts = [(lab, h + a.start_hours, v) for lab, h, v in run_points(r, prefix)]
+            pts = [(lab, h + a.start_hours, v) for lab, h, v in run_points(r, prefix, a.stage)
+                   if a.until_hours is None or h + a.start_hours <= a.until_hours]
             if pts:
                 series[os.path.basename(os.path.normpath(r)) + suffix] = pts
     base = json.load(open(a.baselines)) if a.baselines else {}
@@ -87,13 +99,17 @@ def main(argv=None):
 
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for run, pts in series.items():
-        for col, style in (("psnr_step10", "-o"), ("psnr_noblur_step10", "--s")):
-            ax.plot([h for _, h, _ in pts], [v[col] for _, _, v in pts], style, ms=3,
-                    label=f"{run}, {'p(k)' if col == 'psnr_step10' else 'no blur'}, 10 steps")
+        color = None
+        for col, style in zip(plot_columns, ("-o", "--s", ":^", "-.v", "-x")):
+            where, steps = ("no blur", col[len("psnr_noblur_step"):]) if "noblur" in col else ("p(k)", col[len("psnr_step"):])
+            drawn = [(h, v[col]) for _, h, v in pts if v[col] is not None]
+            line, = ax.plot([h for h, _ in drawn], [y for _, y in drawn], style, ms=3, color=color,
+                            label=f"{run}, {where}, {steps} steps")
+            color = line.get_color()
     for i, (name, row) in enumerate(base.items()):
         if row.get("val/psnr_step10") is not None:
             ax.axhline(row["val/psnr_step10"], color=f"C{i + 3}", lw=0.8, ls=":", label=f"{name}, p(k), 10 steps")
-    ax.set_xlabel("CPU hours (2-core machine; stages chained)")
+    ax.set_xlabel(f"CPU hours ({'from the start of ' + a.stage if a.stage else '2-core machine; stages chained'})")
     ax.set_ylabel("held-out validation PSNR (dB, Y)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)

@@ -36,3 +36,44 @@ def test_points_chain_stage_hours_and_keep_the_running_mean_apart(tmp_path):
     table = (tmp_path / "lev.md").read_text()
     assert "| run (running mean): meta 10 | 2.50 | - | - | 27.80 | - | - |" in table
     assert (tmp_path / "lev.png").stat().st_size > 1000
+
+
+def test_one_stage_counts_hours_from_its_own_start_and_clips(tmp_path):
+    levers = _levers()
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text("stages: [pretrain_all, meta]\n")
+    _stage(run, "pretrain_all", [(10, "time/cpu_hours", 0.5), (10, "val/psnr_step10", 26.0)])
+    _stage(run, "meta", [(0, "val/psnr_step10", 26.5), (5, "time/cpu_hours", 0.25), (5, "val/psnr_step10", 27.0),
+                         (10, "time/cpu_hours", 1.0), (10, "val/psnr_step10", 27.5)])
+    pts = levers.run_points(str(run), only_stage="meta")
+    assert [(lab, h) for lab, h, _ in pts] == [("meta 0", 0.0), ("meta 5", 0.25), ("meta 10", 1.0)]
+    out = tmp_path / "lev"
+    assert levers.main([str(run), "--out", str(out), "--stage", "meta", "--until-hours", "0.5",
+                        "--plot-columns", "psnr_step1,psnr_step10"]) == 0
+    rows = [r for r in out.with_suffix(".md").read_text().splitlines() if r.startswith("| run")]
+    assert [r.split(" | ")[0:2] for r in rows] == [["| run: meta 0", "0.00"], ["| run: meta 5", "0.25"]]
+
+
+def _extrapolate():
+    spec = importlib.util.spec_from_file_location("extrapolate", os.path.join(ROOT, "docs", "extrapolate.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_extrapolation_fits_db_per_doubling_and_says_never_when_flat(tmp_path, capsys):
+    ex = _extrapolate()
+    a, b, se = ex.fit_log2([1.0, 2.0, 4.0, 8.0], [27.0, 27.5, 28.0, 28.5])
+    assert (round(a, 9), round(b, 9), round(se, 9)) == (27.0, 0.5, 0.0)
+    assert ex.hours_to_close(1.0, 0.5, 4.0) == 16.0
+    assert ex.hours_to_close(1.0, -0.1, 4.0) == float("inf")
+    assert ex.hours_to_close(-0.2, 0.5, 4.0) == 4.0  # already met
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text("stages: [meta]\n")
+    _stage(run, "meta", [(s, n, v) for s, h, y in ((1, 1.0, 27.0), (2, 2.0, 27.1), (3, 4.0, 27.0))
+                         for n, v in (("time/cpu_hours", h), ("val/psnr_step10", y))])
+    assert ex.main([str(run), "--gap", "x=0.3"]) == 0
+    out = capsys.readouterr().out
+    assert "slope +0.000 dB per doubling" in out and "x: 0.30 dB short -> fit: never at this rate" in out
