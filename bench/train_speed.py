@@ -8,12 +8,16 @@ Default mode: median time of a Pre-train step and of a meta-iteration.
 ``--levers``: the training levers of issue-style comparisons, side by side in
 one process. Each variant's step is timed in interleaved rounds (one step of
 each per round, after warm-up), so machine load hits all alike; it prints wall
-and CPU seconds per step, the ratio to the float32 second-order meta-iteration,
+and CPU seconds per step, the ratio to the first variant (by default the float32
+second-order meta-iteration),
 and tasks per CPU-hour (the samples a meta-gradient sees per unit of compute).
 
 Usage:
   python bench/train_speed.py [--preset cpu] [--steps 5] [--first-order]
-  python bench/train_speed.py --levers --config configs/cpu_x2_direct.yaml --steps 5
+  python bench/train_speed.py --levers --config configs/cpu_x2_direct.yaml --steps 3 \\
+      --variants reference,first_order,fewer_tasks,pretrain_all
+  python bench/train_speed.py --levers --config configs/cpu_x2_direct.yaml --steps 1 \\
+      --variants reference,bfloat16 --set meta.tasks_per_batch=1   # bf16 is slow where it is emulated
 """
 import argparse
 import copy
@@ -54,21 +58,21 @@ def lever_variants(cfg):
 
     m = cfg.meta
     fewer = max(1, m.tasks_per_batch // 2)
-    return [
-        ("meta, float32, second order (reference)", variant(), "meta", m.tasks_per_batch),
-        ("meta, first order", variant(meta__first_order=True), "meta", m.tasks_per_batch),
-        (f"meta, {fewer} tasks per batch", variant(meta__tasks_per_batch=fewer), "meta", fewer),
-        ("meta, bfloat16 convolutions", variant(compute_dtype="bfloat16"), "meta", m.tasks_per_batch),
-        ("Pre-train (All) step", variant(), "pretrain_all",
-         cfg.pretrain_all.kernels_per_batch),
-    ]
+    return {
+        "reference": ("meta, float32, second order (reference)", variant(), "meta", m.tasks_per_batch),
+        "first_order": ("meta, first order", variant(meta__first_order=True), "meta", m.tasks_per_batch),
+        "fewer_tasks": (f"meta, {fewer} tasks per batch", variant(meta__tasks_per_batch=fewer), "meta", fewer),
+        "bfloat16": ("meta, bfloat16 convolutions", variant(compute_dtype="bfloat16"), "meta", m.tasks_per_batch),
+        "pretrain_all": ("Pre-train (All) step", variant(), "pretrain_all", cfg.pretrain_all.kernels_per_batch),
+    }
 
 
-def levers(cfg, pool, params, steps):
+def levers(cfg, pool, params, steps, names):
     from mzsr_tf.train.stages import Meta, PretrainAll
 
     runs = []
-    for label, c, kind, tasks in lever_variants(cfg):
+    variants = lever_variants(cfg)
+    for label, c, kind, tasks in [variants[n] for n in names]:
         stage = (Meta if kind == "meta" else PretrainAll)(c, pool, [], params)
         state, it = stage.init(), stage.batches(0)
         for i in range(2):  # trace and warm up
@@ -80,7 +84,7 @@ def levers(cfg, pool, params, steps):
             run["state"], wall, cpu = _timed(run["stage"], run["state"], next(run["it"]), 2 + r)
             run["wall"].append(wall)
             run["cpu"].append(cpu)
-    ref = statistics.median(runs[0]["cpu"])
+    ref = statistics.median(runs[0]["cpu"])  # ratios are to the first variant
     print(f"\n{'variant':44s} {'wall s':>8s} {'CPU s':>8s} {'CPU ratio':>10s} {'tasks/CPU-h':>12s}")
     for run in runs:
         wall, cpu = statistics.median(run["wall"]), statistics.median(run["cpu"])
@@ -94,6 +98,10 @@ def main():
     p.add_argument("--config", help="a run config YAML (its shapes replace the preset's)")
     p.add_argument("--steps", type=int, default=5, help="timed steps per stage or rounds per lever (after warm-up)")
     p.add_argument("--levers", action="store_true", help="time every training lever side by side")
+    p.add_argument("--variants", default="reference,first_order,fewer_tasks,bfloat16,pretrain_all",
+                   help="with --levers: which, comma-separated; ratios are to the first one (default: all)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config field (e.g. meta.tasks_per_batch=1), as in mzsr_tf.train")
     p.add_argument("--first-order", action="store_true")
     p.add_argument("--learn-inner-step-sizes", action="store_true")
     p.add_argument("--scale", type=int, default=2)
@@ -110,7 +118,9 @@ def main():
     cfg = config_mod.load(args.config) if args.config else config_mod.preset(args.preset)
     if not args.config:
         cfg.scale = args.scale
-    cfg.meta.first_order = args.first_order
+    for assignment in args.set:
+        config_mod.set_override(cfg, assignment)
+    cfg.meta.first_order = cfg.meta.first_order or args.first_order
     cfg.meta.learn_inner_step_sizes = args.learn_inner_step_sizes
     rng = np.random.default_rng(0)
     pool = ImagePool([(rng.random((160, 160, 3)) * 255).astype(np.uint8) for _ in range(8)])
@@ -121,7 +131,11 @@ def main():
         m = cfg.meta
         print(f"meta-batch: {m.tasks_per_batch} tasks x {m.patches_per_task // 2}+{m.patches_per_task // 2} patches "
               f"{m.patch_size}^2, {m.inner_steps} inner steps; {args.steps} interleaved rounds")
-        levers(cfg, pool, params, args.steps)
+        names = args.variants.split(",")
+        unknown = sorted(set(names) - set(lever_variants(cfg)))
+        if unknown:
+            p.error(f"--variants: unknown {unknown}; known: {', '.join(lever_variants(cfg))}")
+        levers(cfg, pool, params, args.steps, names)
         return
 
     pre = _single(Pretrain(cfg, pool, [], init_params=params), args.steps)

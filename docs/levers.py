@@ -27,7 +27,21 @@ def read_stage(stage_dir):
     return rows
 
 
-def run_points(run_dir, prefix="val", only_stage=None):
+def modelled_hours(step, step_cost):
+    """CPU hours of ``step`` steps at a piecewise cost.
+
+    Args:
+      step: steps taken.
+      step_cost: [(from_step, cpu_seconds_per_step), ...], sorted by from_step, the first from 0.
+    """
+    seconds = 0.0
+    for i, (start, cost) in enumerate(step_cost):
+        end = step_cost[i + 1][0] if i + 1 < len(step_cost) else step
+        seconds += max(0, min(step, end) - start) * cost
+    return seconds / 3600.0
+
+
+def run_points(run_dir, prefix="val", only_stage=None, step_cost=None):
     """Validation points of a run: [(label, cpu_hours, {column: psnr})], stages chained in config order.
 
     Args:
@@ -35,6 +49,9 @@ def run_points(run_dir, prefix="val", only_stage=None):
       prefix: 'val' (the weights) or 'val_avg' (the running mean of the weights, ``meta.average_from``).
       only_stage: keep only this stage, its hours counted from its own start (to compare runs
         that start the stage from the same weights).
+      step_cost: with ``only_stage``, hours from a cost model (see ``modelled_hours``) instead of
+        the logged clock, for runs that shared the CPU with others: a process's CPU time grows
+        with contention, a cost measured side by side (bench/train_speed.py --levers) does not.
     """
     import yaml
 
@@ -54,6 +71,8 @@ def run_points(run_dir, prefix="val", only_stage=None):
             v = rows[step]
             h = hours.get(step, 0.0 if step == 0 else last)
             last = h
+            if step_cost:
+                h = modelled_hours(step, step_cost)
             if f"{prefix}/psnr_step10" in v:
                 points.append((f"{stage} {step}", offset + h, {c: v.get(f"{prefix}/{c}") for c in COLUMNS}))
         offset += max(hours.values(), default=0.0)
@@ -69,19 +88,25 @@ def main(argv=None):
                    help="CPU hours spent on the weights the runs start from (their pretraining)")
     p.add_argument("--stage", help="only this stage of each run, hours from its start (e.g. meta)")
     p.add_argument("--until-hours", type=float, help="leave out points after this many CPU hours")
+    p.add_argument("--step-costs", help="with --stage: JSON {run folder name: [[from_step, CPU s per step], ...]}, "
+                                        "hours from this cost model instead of the logged clock")
     p.add_argument("--plot-columns", default="psnr_step10,psnr_noblur_step10",
                    help=f"comma-separated columns to draw, of: {', '.join(COLUMNS)}")
     a = p.parse_args(argv)
     plot_columns = a.plot_columns.split(",")
     if not set(plot_columns) <= set(COLUMNS):
         p.error(f"--plot-columns: unknown {sorted(set(plot_columns) - set(COLUMNS))}; known: {', '.join(COLUMNS)}")
+    if a.step_costs and not a.stage:
+        p.error("--step-costs needs --stage")
+    costs = json.load(open(a.step_costs)) if a.step_costs else {}
     series = {}
     for r in a.runs:
+        name = os.path.basename(os.path.normpath(r))
         for prefix, suffix in (("val", ""), ("val_avg", " (running mean)")):
-            pts = [(lab, h + a.start_hours, v) for lab, h, v in run_points(r, prefix, a.stage)
+            pts = [(lab, h + a.start_hours, v) for lab, h, v in run_points(r, prefix, a.stage, costs.get(name))
                    if a.until_hours is None or h + a.start_hours <= a.until_hours]
             if pts:
-                series[os.path.basename(os.path.normpath(r)) + suffix] = pts
+                series[name + suffix] = pts
     base = json.load(open(a.baselines)) if a.baselines else {}
     lines = ["| weights | CPU hours | p(k) 0 | p(k) 1 | p(k) 10 | no blur 0 | no blur 10 |", "|---|---|---|---|---|---|---|"]
     cell = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
@@ -109,7 +134,8 @@ def main(argv=None):
     for i, (name, row) in enumerate(base.items()):
         if row.get("val/psnr_step10") is not None:
             ax.axhline(row["val/psnr_step10"], color=f"C{i + 3}", lw=0.8, ls=":", label=f"{name}, p(k), 10 steps")
-    ax.set_xlabel(f"CPU hours ({'from the start of ' + a.stage if a.stage else '2-core machine; stages chained'})")
+    modelled = ", modelled per step" if costs else ""
+    ax.set_xlabel(f"CPU hours ({'from the start of ' + a.stage + modelled if a.stage else '2-core machine; stages chained'})")
     ax.set_ylabel("held-out validation PSNR (dB, Y)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)

@@ -77,3 +77,19 @@ def test_extrapolation_fits_db_per_doubling_and_says_never_when_flat(tmp_path, c
     assert ex.main([str(run), "--gap", "x=0.3"]) == 0
     out = capsys.readouterr().out
     assert "slope +0.000 dB per doubling" in out and "x: 0.30 dB short -> fit: never at this rate" in out
+
+
+def test_a_step_cost_model_replaces_the_logged_clock(tmp_path):
+    levers = _levers()
+    assert levers.modelled_hours(10, [(0, 360.0)]) == 1.0
+    assert levers.modelled_hours(10, [(0, 180.0), (4, 720.0)]) == (4 * 180 + 6 * 720) / 3600
+    assert levers.modelled_hours(3, [(0, 180.0), (4, 720.0)]) == 3 * 180 / 3600
+    run = tmp_path / "fo"
+    run.mkdir()
+    (run / "config.yaml").write_text("stages: [meta]\n")
+    _stage(run, "meta", [(0, "val/psnr_step10", 27.0), (8, "time/cpu_hours", 9.0), (8, "val/psnr_step10", 27.2)])
+    costs = tmp_path / "costs.json"
+    costs.write_text('{"fo": [[0, 900], [4, 1800]]}')
+    out = tmp_path / "lev"
+    assert levers.main([str(run), "--out", str(out), "--stage", "meta", "--step-costs", str(costs)]) == 0
+    assert "| fo: meta 8 | 3.00 |" in out.with_suffix(".md").read_text()
