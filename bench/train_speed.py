@@ -68,6 +68,7 @@ def lever_variants(cfg):
 
 
 def levers(cfg, pool, params, steps, names):
+    """Times the named lever variants in interleaved rounds and prints one row each."""
     from mzsr_tf.train.stages import Meta, PretrainAll
 
     runs = []
@@ -89,7 +90,8 @@ def levers(cfg, pool, params, steps, names):
     for run in runs:
         wall, cpu = statistics.median(run["wall"]), statistics.median(run["cpu"])
         print(f"{run['label']:44s} {wall:8.2f} {cpu:8.2f} {cpu / ref:10.3f} {run['tasks'] * 3600 / cpu:12.0f}")
-    print("(Pre-train (All): its 'tasks' are kernels per batch; medians of interleaved rounds)")
+    print("(medians of interleaved rounds" + ("; Pre-train (All)'s 'tasks' are its kernels per batch)"
+                                              if "pretrain_all" in names else ")"))
 
 
 def main():
