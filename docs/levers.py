@@ -129,7 +129,7 @@ def main(argv=None):
             where, steps = ("no blur", col[len("psnr_noblur_step"):]) if "noblur" in col else ("p(k)", col[len("psnr_step"):])
             drawn = [(h, v[col]) for _, h, v in pts if v[col] is not None]
             line, = ax.plot([h for h, _ in drawn], [y for _, y in drawn], style, ms=3, color=color,
-                            label=f"{run}, {where}, {steps} steps")
+                            label=f"{run}, {where}, {steps} step{'' if steps == '1' else 's'}")
             color = line.get_color()
     for i, (name, row) in enumerate(base.items()):
         if row.get("val/psnr_step10") is not None:
