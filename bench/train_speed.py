@@ -48,32 +48,40 @@ def _single(stage, steps):
 
 
 def lever_variants(cfg):
-    """(label, config, stage kind, tasks per step) of each lever, the reference first."""
-    def variant(**changes):
+    """{name: (label, config, stage kind, tasks per step)} of each lever, the reference first."""
+    from mzsr_tf.train import config as config_mod
+
+    def variant(*assignments):
         c = copy.deepcopy(cfg)
-        for key, value in changes.items():
-            section, _, field = key.partition("__")
-            setattr(getattr(c, section), field, value) if field else setattr(c, section, value)
+        for assignment in assignments:
+            config_mod.set_override(c, assignment)
         return c
 
     m = cfg.meta
     fewer = max(1, m.tasks_per_batch // 2)
     return {
         "reference": ("meta, float32, second order (reference)", variant(), "meta", m.tasks_per_batch),
-        "first_order": ("meta, first order", variant(meta__first_order=True), "meta", m.tasks_per_batch),
-        "fewer_tasks": (f"meta, {fewer} tasks per batch", variant(meta__tasks_per_batch=fewer), "meta", fewer),
-        "bfloat16": ("meta, bfloat16 convolutions", variant(compute_dtype="bfloat16"), "meta", m.tasks_per_batch),
+        "first_order": ("meta, first order", variant("meta.first_order=true"), "meta", m.tasks_per_batch),
+        "fewer_tasks": (f"meta, {fewer} tasks per batch", variant(f"meta.tasks_per_batch={fewer}"), "meta", fewer),
+        "bfloat16": ("meta, bfloat16 convolutions", variant("compute_dtype=bfloat16"), "meta", m.tasks_per_batch),
         "pretrain_all": ("Pre-train (All) step", variant(), "pretrain_all", cfg.pretrain_all.kernels_per_batch),
     }
 
 
-def levers(cfg, pool, params, steps, names):
-    """Times the named lever variants in interleaved rounds and prints one row each."""
+def levers(chosen, pool, params, steps):
+    """Times the chosen lever variants in interleaved rounds and prints one row each.
+
+    Args:
+      chosen: {name: (label, config, stage kind, tasks per step)}, from ``lever_variants``; ratios
+        are to the first.
+      pool: the image pool the stages sample from.
+      params: the starting weights.
+      steps: timed rounds after warm-up.
+    """
     from mzsr_tf.train.stages import Meta, PretrainAll
 
     runs = []
-    variants = lever_variants(cfg)
-    for label, c, kind, tasks in [variants[n] for n in names]:
+    for label, c, kind, tasks in chosen.values():
         stage = (Meta if kind == "meta" else PretrainAll)(c, pool, [], params)
         state, it = stage.init(), stage.batches(0)
         for i in range(2):  # trace and warm up
@@ -91,7 +99,7 @@ def levers(cfg, pool, params, steps, names):
         wall, cpu = statistics.median(run["wall"]), statistics.median(run["cpu"])
         print(f"{run['label']:44s} {wall:8.2f} {cpu:8.2f} {cpu / ref:10.3f} {run['tasks'] * 3600 / cpu:12.0f}")
     print("(medians of interleaved rounds" + ("; Pre-train (All)'s 'tasks' are its kernels per batch)"
-                                              if "pretrain_all" in names else ")"))
+                                              if "pretrain_all" in chosen else ")"))
 
 
 def main():
@@ -123,7 +131,7 @@ def main():
     for assignment in args.set:
         config_mod.set_override(cfg, assignment)
     cfg.meta.first_order = cfg.meta.first_order or args.first_order
-    cfg.meta.learn_inner_step_sizes = args.learn_inner_step_sizes
+    cfg.meta.learn_inner_step_sizes = cfg.meta.learn_inner_step_sizes or args.learn_inner_step_sizes
     rng = np.random.default_rng(0)
     pool = ImagePool([(rng.random((160, 160, 3)) * 255).astype(np.uint8) for _ in range(8)])
     params = get_params(build_model())
@@ -133,11 +141,11 @@ def main():
         m = cfg.meta
         print(f"meta-batch: {m.tasks_per_batch} tasks x {m.patches_per_task // 2}+{m.patches_per_task // 2} patches "
               f"{m.patch_size}^2, {m.inner_steps} inner steps; {args.steps} interleaved rounds")
-        names = args.variants.split(",")
-        unknown = sorted(set(names) - set(lever_variants(cfg)))
+        variants, names = lever_variants(cfg), args.variants.split(",")
+        unknown = sorted(set(names) - set(variants))
         if unknown:
-            p.error(f"--variants: unknown {unknown}; known: {', '.join(lever_variants(cfg))}")
-        levers(cfg, pool, params, args.steps, names)
+            p.error(f"--variants: unknown {unknown}; known: {', '.join(variants)}")
+        levers({n: variants[n] for n in names}, pool, params, args.steps)
         return
 
     pre = _single(Pretrain(cfg, pool, [], init_params=params), args.steps)

@@ -11,18 +11,12 @@ is an assumption, not a measurement: the numbers are an order of magnitude.
         --gap g^d_2.0=0.17 --gap g^d_ani=1.60
 """
 import argparse
-import importlib.util
 import math
 import os
 import sys
 
-
-def _levers():
-    spec = importlib.util.spec_from_file_location("levers", os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                                                         "levers.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import levers  # noqa: E402  (docs/levers.py: reads and chains a run's validation points)
 
 
 def fit_log2(hours, psnr):
@@ -55,6 +49,17 @@ def hours_to_close(gap_db, slope, hours_now):
     return hours_now * 2 ** (gap_db / slope)
 
 
+def gap_arg(text):
+    """``NAME=DB`` of ``--gap``, as (name, dB)."""
+    name, sep, value = text.partition("=")
+    try:
+        if not (sep and name):
+            raise ValueError
+        return name, float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected NAME=DB (e.g. g^d_2.0=0.17), got {text!r}") from None
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run", help="run folder")
@@ -62,9 +67,8 @@ def main(argv=None):
     p.add_argument("--start-hours", type=float, default=0.0, help="CPU hours spent before the run (its init weights)")
     p.add_argument("--column", default="psnr_step10", help="validation column to fit (default psnr_step10)")
     p.add_argument("--running-mean", action="store_true", help="fit the running mean's points (val_avg) too")
-    p.add_argument("--gap", action="append", default=[], metavar="NAME=DB", help="a gap to a target, in dB")
+    p.add_argument("--gap", action="append", default=[], type=gap_arg, metavar="NAME=DB", help="a gap to a target, in dB")
     a = p.parse_args(argv)
-    levers = _levers()
     if a.column not in levers.COLUMNS:
         p.error(f"--column: one of {', '.join(levers.COLUMNS)}")
     prefixes = ["val", "val_avg"] if a.running_mean else ["val"]
@@ -77,9 +81,7 @@ def main(argv=None):
     now = max(hours)
     print(f"{a.run}: {len(points)} points, {min(hours):.2f}-{now:.2f} CPU hours, {a.column}")
     print(f"slope {slope:+.3f} dB per doubling of CPU hours (standard error {se:.3f})")
-    for item in a.gap:
-        name, _, value = item.partition("=")
-        gap = float(value)
+    for name, gap in a.gap:
         for label, b in (("fit", slope), ("fit + 1 s.e.", slope + se)):
             h = hours_to_close(gap, b, now)
             when = "never at this rate" if math.isinf(h) else f"{h:,.0f} CPU hours ({h / now:,.0f}x now)"

@@ -2,6 +2,8 @@
 import importlib.util
 import os
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -77,6 +79,9 @@ def test_extrapolation_fits_db_per_doubling_and_says_never_when_flat(tmp_path, c
     assert ex.main([str(run), "--gap", "x=0.3"]) == 0
     out = capsys.readouterr().out
     assert "slope +0.000 dB per doubling" in out and "x: 0.30 dB short -> fit: never at this rate" in out
+    with pytest.raises(SystemExit) as stop:  # a malformed gap is a usage error, not a traceback
+        ex.main([str(run), "--gap", "x0.3"])
+    assert stop.value.code == 2 and "expected NAME=DB" in capsys.readouterr().err
 
 
 def test_a_step_cost_model_replaces_the_logged_clock(tmp_path):
