@@ -18,6 +18,7 @@ COMMANDS = {
     "tune": "KerasTuner search over the inner and meta learning rates",
     "estimate": "estimate the blur kernel of LR images (blind SR) and the blind evaluation",
     "batch": "upscale whole collections with Apache Beam (local, Dataflow, Flink)",
+    "ui": "a local web page to upscale on (needs the [ui] extra)",
 }
 
 # Commands whose module is not ``mzsr_tf.NAME`` (that name is the Python API's function).

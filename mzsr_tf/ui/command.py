@@ -1,0 +1,76 @@
+"""``mzsr-tf ui`` / ``python -m mzsr_tf.ui``: start the page on this machine.
+
+    mzsr-tf ui [--port 7860] [--host 127.0.0.1] [--max-upload-mb 50] [--max-pixels N] [--concurrency 2]
+
+It listens on 127.0.0.1 (this machine only) unless ``--host`` says otherwise.
+"""
+import argparse
+import sys
+
+from ..cli import guarded
+from ..errors import InputError
+from . import core
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises InputError (one line, exit 2 via ``guarded``) instead of exiting."""
+
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        raise InputError(message)
+
+
+def _positive(text):
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
+    return n
+
+
+def build_parser():
+    """The argument parser of ``mzsr-tf ui``."""
+    p = _Parser(prog="mzsr-tf ui", description="A local web page to upscale images with MZSR (needs the [ui] extra: "
+                "pip install -e \".[ui]\").")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 opens it to the network)")
+    p.add_argument("--port", type=_positive, default=7860, help="port (default 7860)")
+    p.add_argument("--max-upload-mb", type=_positive, default=core.DEFAULT_MAX_UPLOAD_BYTES >> 20, metavar="MB",
+                   help="largest upload in MiB, refused before it is decoded (default %(default)s)")
+    p.add_argument("--max-pixels", type=_positive, default=core.DEFAULT_MAX_PIXELS, metavar="N",
+                   help="largest image in pixels, H·W (default %(default)s = 2048²; the command tiles any size)")
+    p.add_argument("--concurrency", type=_positive, default=2, metavar="N",
+                   help="requests computed at once; more wait in the queue (default 2)")
+    p.add_argument("--version", action="store_true", help="print the version and exit")
+    return p
+
+
+def build(limits=None, concurrency=2):
+    """The page as an unlaunched :class:`gradio.Blocks` (for tests and embedding).
+
+    Raises:
+      InputError: Gradio is not installed.
+    """
+    try:
+        from .page import App
+    except ImportError as e:
+        if getattr(e, "name", "") and e.name.split(".")[0] == "gradio":
+            raise InputError('the page needs Gradio: pip install -e ".[ui]"') from None
+        raise
+    return App(limits=limits, concurrency=concurrency).build()
+
+
+@guarded
+def main(argv=None):
+    """Starts the page and serves until interrupted; returns 0 (2 for bad arguments or a busy port)."""
+    args = build_parser().parse_args(argv)
+    limits = core.Limits(max_upload_bytes=args.max_upload_mb << 20, max_pixels=args.max_pixels)
+    demo = build(limits, args.concurrency)
+    try:
+        demo.launch(server_name=args.host, server_port=args.port, max_file_size=limits.max_upload_bytes,
+                    show_error=False, inbrowser=False)
+    except OSError as e:  # port in use, address not on this machine
+        raise InputError(f"cannot listen on {args.host}:{args.port} ({e})") from None
+    return 0
