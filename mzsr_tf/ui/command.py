@@ -37,8 +37,8 @@ def build_parser():
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 opens it to the network)")
     p.add_argument("--port", type=_positive, default=7860, help="port (default 7860)")
-    p.add_argument("--max-upload-mb", type=_positive, default=core.DEFAULT_MAX_UPLOAD_BYTES >> 20, metavar="MB",
-                   help="largest upload in MiB, refused before it is decoded (default %(default)s)")
+    p.add_argument("--max-upload-mb", type=_positive, default=core.DEFAULT_MAX_UPLOAD_BYTES // 1_000_000, metavar="MB",
+                   help="largest upload in MB, refused before it is decoded (default %(default)s)")
     p.add_argument("--max-pixels", type=_positive, default=core.DEFAULT_MAX_PIXELS, metavar="N",
                    help="largest image in pixels, H·W (default %(default)s = 2048²; the command tiles any size)")
     p.add_argument("--concurrency", type=_positive, default=2, metavar="N",
@@ -66,7 +66,7 @@ def build(limits=None, concurrency=2):
 def main(argv=None):
     """Starts the page and serves until interrupted; returns 0 (2 for bad arguments or a busy port)."""
     args = build_parser().parse_args(argv)
-    limits = core.Limits(max_upload_bytes=args.max_upload_mb << 20, max_pixels=args.max_pixels)
+    limits = core.Limits(max_upload_bytes=args.max_upload_mb * 1_000_000, max_pixels=args.max_pixels)
     demo = build(limits, args.concurrency)
     try:
         demo.launch(server_name=args.host, server_port=args.port, max_file_size=limits.max_upload_bytes,

@@ -27,7 +27,7 @@ SUBSAMPLING_CHOICES = ("default", "direct", "bicubic")
 # 50 MB holds a 12 MP 8-bit photo as PNG or an 8 MP 16-bit RGB TIFF; larger uploads are refused
 # unread. 2048² LR pixels is what one graph run takes without tiles: a ×2 request that size already
 # takes minutes on a 2-core CPU, and a page is not where people should wait longer (the command tiles any size).
-DEFAULT_MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+DEFAULT_MAX_UPLOAD_BYTES = 50_000_000
 DEFAULT_MAX_PIXELS = MAX_LR_PIXELS
 
 
@@ -72,6 +72,10 @@ class Result:
     notes: list
 
 
+def _size(n):
+    return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n / 1e3:.1f} kB"
+
+
 def check_upload(path, name, limits):
     """Refuses a missing, empty or too large upload by its size on disk, before any decoding.
 
@@ -89,8 +93,8 @@ def check_upload(path, name, limits):
     if size == 0:
         raise InputError(f"{name}: file is empty")
     if size > limits.max_upload_bytes:
-        raise InputError(f"{name}: file is {size / 1e6:.1f} MB, more than the {limits.max_upload_bytes / 1e6:.0f} MB "
-                         "this page takes (start it with --max-upload, or use the command mzsr-tf upscale)")
+        raise InputError(f"{name}: file is {_size(size)}, more than the {_size(limits.max_upload_bytes)} this page "
+                         "takes (start it with --max-upload-mb, or use the command mzsr-tf upscale)")
 
 
 def _renamed(error, path, name):
