@@ -35,7 +35,13 @@ setup(
         "tensorflow-serving-api==2.21.0",
     ],
     extras_require={
-        "test": ["pytest>=8", "jax[cpu]==0.10.2", *BEAM],
+        # scikit-image: the photo test; Gradio and MkDocs: tests/test_ui.py and tests/test_docs.py (mkdocs build
+        # --strict); Selenium drives Debian's chromium in bench/browser_ui.py (run on its own, not by pytest)
+        "test": ["pytest>=8", "jax[cpu]==0.10.2", *BEAM, "scikit-image==0.26.0", "gradio==6.31.0",
+                 "mkdocs==1.6.1", "mkdocs-material==9.8.2", "selenium==4.51.0"],
+        # mzsr-tf ui. Gradio 6 accepts Pillow < 13 (Beam's pin); Gradio 5 wants Pillow < 12, which Beam refuses
+        "ui": ["gradio==6.31.0"],
+        "docs": ["mkdocs==1.6.1", "mkdocs-material==9.8.2"],  # mkdocs build --strict (mkdocs.yml)
         "jax": ["jax[cpu]==0.10.2"],
         "beam": BEAM,
         "photos": PHOTOS,
