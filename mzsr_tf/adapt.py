@@ -6,11 +6,16 @@ time runs it as a loop op whose step count and step sizes are tensors, so one
 compiled graph per (scale, subsampling, dtype) serves every schedule and every
 image size. Serving, tuning, Figure 3, the self-ensemble and ZSSR call these
 functions instead of composing the pipeline themselves.
+
+A kernel-aware network gets the code of the kernel (:mod:`mzsr_tf.kernel_code`)
+as constant maps after the ILR, in the son task and in the upscale alike: the
+son is degraded with the same kernel, so one code serves both.
 """
 from keras import ops
 
 from . import backend
 from .degrade import degrade
+from .kernel_code import grid_size, kernel_code, with_code
 from .model import forward
 from .resize import imresize
 
@@ -100,32 +105,33 @@ def adapt(params, x, y, step_sizes, *, n_steps=None, loss=l1_loss, first_order=F
     return backend.fori_loop(n_steps, body, list(params))
 
 
-def son_input(lr, scale, kernel=None, subsampling="direct"):
+def son_input(lr, scale, kernel=None, subsampling="direct", code=None):
     """ILR(son): the LR image degraded once more by the same kernel and subsampling, resized back to LR size.
 
     Args:
       lr: float [N, H, W, C] in [0, 1].
       kernel: [k, k] tensor, or None for no blur.
+      code: the kernel's code [t] for a kernel-aware network (appended as maps), or None.
     """
     son = degrade(lr, scale, kernel=kernel, subsampling=subsampling)
-    return imresize(son, float(scale), out_hw=(ops.shape(lr)[1], ops.shape(lr)[2]))
+    return with_code(imresize(son, float(scale), out_hw=(ops.shape(lr)[1], ops.shape(lr)[2])), code)
 
 
-def upscale_with(params, lr, scale, compute_dtype=None):
-    """SR = clip(f(ILR(lr)), 0, 1) with the given (fast) weights."""
-    return ops.clip(forward(params, imresize(lr, float(scale)), compute_dtype), 0.0, 1.0)
+def upscale_with(params, lr, scale, compute_dtype=None, code=None):
+    """SR = clip(f(ILR(lr), code), 0, 1) with the given (fast) weights."""
+    return ops.clip(forward(params, with_code(imresize(lr, float(scale)), code), compute_dtype), 0.0, 1.0)
 
 
-def adapted(params, lr, kernel, step_sizes, n_steps, scale, subsampling, compute_dtype=None):
+def adapted(params, lr, kernel, step_sizes, n_steps, scale, subsampling, compute_dtype=None, code=None):
     """Algorithm 2's adaptation on one image, in loop form: the fast weights (traceable)."""
-    x = son_input(lr, scale, kernel, subsampling)
+    x = son_input(lr, scale, kernel, subsampling, code)
     return adapt(params, x, lr, step_sizes, n_steps=n_steps, compute_dtype=compute_dtype)
 
 
-def zero_shot(params, lr, kernel, step_sizes, n_steps, scale, subsampling, compute_dtype=None):
+def zero_shot(params, lr, kernel, step_sizes, n_steps, scale, subsampling, compute_dtype=None, code=None):
     """All of Algorithm 2 (traceable): adapt on (ILR(son) → LR), then upscale LR."""
-    fast = adapted(params, lr, kernel, step_sizes, n_steps, scale, subsampling, compute_dtype)
-    return upscale_with(fast, lr, scale, compute_dtype)
+    fast = adapted(params, lr, kernel, step_sizes, n_steps, scale, subsampling, compute_dtype, code)
+    return upscale_with(fast, lr, scale, compute_dtype, code)
 
 
 def _as_tensor(p):
@@ -147,13 +153,21 @@ def _arguments(params, lr, kernel, step_sizes):
             ops.convert_to_tensor(len(sizes), "int32"))
 
 
-def _compiled(fn, scale, subsampling, compute_dtype):
-    key = (fn.__name__, int(scale), subsampling, compute_dtype or "float32")
-    return backend.cached_compile(key, lambda: lambda p, x, k, a, n: fn(p, x, k, a, n, int(scale), subsampling,
-                                                                         compute_dtype))
+def _compiled(fn, scale, subsampling, compute_dtype, kernel_pca=None):
+    """``fn`` compiled; with a kernel basis it takes (mean, basis) too and projects the kernel in the graph."""
+    size = kernel_pca and grid_size(kernel_pca)
+    key = (fn.__name__, int(scale), subsampling, compute_dtype or "float32", size)
+    if kernel_pca is None:
+        return backend.cached_compile(key, lambda: lambda p, x, k, a, n: fn(p, x, k, a, n, int(scale), subsampling,
+                                                                             compute_dtype))
+    compiled = backend.cached_compile(key, lambda: lambda p, x, k, a, n, mean, basis: fn(
+        p, x, k, a, n, int(scale), subsampling, compute_dtype, kernel_code(k, mean, basis, size)))
+    mean, basis = (ops.convert_to_tensor(b, "float32") for b in kernel_pca)
+    return lambda *args: compiled(*args, mean, basis)
 
 
-def zero_shot_sr(params, lr, scale, kernel=None, subsampling="direct", step_sizes=(), compute_dtype=None):
+def zero_shot_sr(params, lr, scale, kernel=None, subsampling="direct", step_sizes=(), compute_dtype=None,
+                 kernel_pca=None):
     """Algorithm 2: adapt on (ILR(son) → LR), then super-resolve LR.
 
     Compiled once per (scale, subsampling, compute dtype): the schedule and the
@@ -167,21 +181,31 @@ def zero_shot_sr(params, lr, scale, kernel=None, subsampling="direct", step_size
       subsampling: 'direct' or 'bicubic'.
       step_sizes: per-step sizes; its length is the number of steps.
       compute_dtype: None (float32) or 'bfloat16' convolutions (float32 weights and sums).
+      kernel_pca: (mean, basis) of a kernel-aware network (:mod:`mzsr_tf.kernel_code`), else None.
 
     Returns:
       SR tensor [1, s·H, s·W, 3] clipped to [0, 1].
     """
-    return _compiled(zero_shot, scale, subsampling, compute_dtype)(*_arguments(params, lr, kernel, step_sizes))
+    fn = _compiled(zero_shot, scale, subsampling, compute_dtype, kernel_pca)
+    return fn(*_arguments(params, lr, kernel, step_sizes))
 
 
-def adapted_params(params, lr, scale, kernel=None, subsampling="direct", step_sizes=(), compute_dtype=None):
+def adapted_params(params, lr, scale, kernel=None, subsampling="direct", step_sizes=(), compute_dtype=None,
+                   kernel_pca=None):
     """The fast weights after Algorithm 2's steps (for callers that upscale several variants)."""
-    fn = _compiled(adapted, scale, subsampling, compute_dtype)
+    fn = _compiled(adapted, scale, subsampling, compute_dtype, kernel_pca)
     return list(fn(*_arguments(params, lr, kernel, step_sizes)))
 
 
-def upscale_sr(params, lr, scale, compute_dtype=None):
-    """Compiled :func:`upscale_with` (one graph per scale and dtype, any image size)."""
-    fn = backend.cached_compile(("upscale_with", int(scale), compute_dtype or "float32"),
-                                lambda: lambda p, x: upscale_with(p, x, int(scale), compute_dtype))
-    return fn([_as_tensor(p) for p in params], ops.convert_to_tensor(lr, "float32"))
+def upscale_sr(params, lr, scale, compute_dtype=None, code=None):
+    """Compiled :func:`upscale_with` (one graph per scale and dtype, any image size).
+
+    Args:
+      code: the kernel's code [t] for a kernel-aware network (``kernel_code.code_for``), else None.
+    """
+    key = ("upscale_with", int(scale), compute_dtype or "float32", code is not None)
+    if code is None:
+        fn = backend.cached_compile(key, lambda: lambda p, x: upscale_with(p, x, int(scale), compute_dtype))
+        return fn([_as_tensor(p) for p in params], ops.convert_to_tensor(lr, "float32"))
+    fn = backend.cached_compile(key, lambda: lambda p, x, c: upscale_with(p, x, int(scale), compute_dtype, c))
+    return fn([_as_tensor(p) for p in params], ops.convert_to_tensor(lr, "float32"), ops.convert_to_tensor(code, "float32"))

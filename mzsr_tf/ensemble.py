@@ -20,6 +20,7 @@ from keras import ops
 
 from .adapt import adapted_params, upscale_sr
 from .degrade import degrade
+from .kernel_code import code_for
 from .resize import imresize
 
 N_VARIANTS = 8
@@ -103,11 +104,12 @@ def back_project(sr, lr, scale, kernel=None, subsampling="direct", iters=10):
     return sr
 
 
-def self_ensemble(fn, lr, scale=1, subsampling="bicubic", reduce="mean", variants=N_VARIANTS):
+def self_ensemble(fn, lr, scale=1, subsampling="bicubic", reduce="mean", variants=N_VARIANTS, with_index=False):
     """Runs ``fn`` on the dihedral variants of ``lr`` and combines the re-aligned outputs.
 
     Args:
-      fn: callable NHWC LR → NHWC SR (for scale 1, any same-size map).
+      fn: callable NHWC LR → NHWC SR (for scale 1, any same-size map); with
+        ``with_index`` called as ``fn(x, k)`` with the transform's index k.
       lr: [N, H, W, C] tensor.
       scale: SR scale, for the direct-subsampling re-registration.
       subsampling: 'direct' or 'bicubic' (see :func:`inverse`).
@@ -120,26 +122,38 @@ def self_ensemble(fn, lr, scale=1, subsampling="bicubic", reduce="mean", variant
     if reduce not in ("mean", "median"):
         raise ValueError(f"reduce must be 'mean' or 'median', got {reduce!r}")
     lr = ops.convert_to_tensor(lr, "float32")
-    outs = [inverse(fn(transform(lr, k)), k, scale, subsampling) for k in range(variants)]
+    outs = [inverse(fn(transform(lr, k), k) if with_index else fn(transform(lr, k)), k, scale, subsampling)
+            for k in range(variants)]
     stack = ops.stack(outs, axis=0)
     if reduce == "mean":
         return ops.mean(stack, axis=0)
     return ops.median(stack, axis=0)
 
 
-def super_resolve(params, lr, scale, subsampling="direct", ensemble=False, reduce="mean", compute_dtype=None):
-    """clip(f(ILR(lr))) with the given weights, optionally as the 8-way self-ensemble."""
+def super_resolve(params, lr, scale, subsampling="direct", ensemble=False, reduce="mean", compute_dtype=None,
+                  kernel_pca=None, kernel=None):
+    """clip(f(ILR(lr), code)) with the given weights, optionally as the 8-way self-ensemble.
+
+    Args:
+      kernel_pca: (mean, basis) of a kernel-aware network, else None.
+      kernel: the LR image's kernel (None: no blur); each variant of the
+        ensemble is told its own rotated or flipped kernel.
+    """
     params = list(params)
     lr = ops.convert_to_tensor(lr, "float32")
-    run = lambda x: upscale_sr(params, x, scale, compute_dtype)
-    return self_ensemble(run, lr, scale, subsampling, reduce=reduce) if ensemble else run(lr)
+    k = ops.convert_to_tensor([[1.0]] if kernel is None else kernel, "float32")[None, :, :, None]
+    code = lambda j: code_for(kernel_pca, transform(k, j)[0, :, :, 0])  # noqa: E731
+    run = lambda x, j=0: upscale_sr(params, x, scale, compute_dtype, code(j))  # noqa: E731
+    return self_ensemble(run, lr, scale, subsampling, reduce=reduce, with_index=True) if ensemble else run(lr)
 
 
-def zero_shot_sr_ensemble(params, lr, scale, kernel=None, subsampling="direct", step_sizes=(), compute_dtype=None):
+def zero_shot_sr_ensemble(params, lr, scale, kernel=None, subsampling="direct", step_sizes=(), compute_dtype=None,
+                          kernel_pca=None):
     """MZSR with ``--ensemble``: adapt once on the image as given, then average the 8 variants.
 
     Same arguments and result as :func:`mzsr_tf.adapt.zero_shot_sr`; costs the
     adaptation plus 8 forward passes instead of 1.
     """
-    fast = adapted_params(params, lr, scale, kernel, subsampling, step_sizes, compute_dtype)
-    return super_resolve(fast, lr, scale, subsampling, ensemble=True, reduce="mean", compute_dtype=compute_dtype)
+    fast = adapted_params(params, lr, scale, kernel, subsampling, step_sizes, compute_dtype, kernel_pca)
+    return super_resolve(fast, lr, scale, subsampling, ensemble=True, reduce="mean", compute_dtype=compute_dtype,
+                         kernel_pca=kernel_pca, kernel=kernel)

@@ -83,19 +83,22 @@ def random_kernel(scale, seed, size=DEFAULT_SIZE):
     return gaussian_kernel(lambda1, lambda2, theta, size), (lambda1, lambda2, theta)
 
 
-def sample_kernel_params(rng, scale, count=None):
-    """Draws (λ1, λ2, Θ) from p(k): Θ ~ U[0, π), λ1 ~ U[1, 2.5 s], λ2 ~ U[1, λ1].
+def sample_kernel_params(rng, scale, count=None, lambda_min=1.0):
+    """Draws (λ1, λ2, Θ) from p(k): Θ ~ U[0, π), λ1 ~ U[λmin, 2.5 s], λ2 ~ U[λmin, λ1], λmin = 1.
 
-    The one NumPy p(k) sampler: validation kernels, task batches and tuning all draw here.
+    The one NumPy p(k) sampler: validation kernels, task batches, tuning and the
+    kernel code's basis all draw here.
 
     Args:
       rng: ``np.random.Generator``.
       scale: SR scale s.
       count: None for scalars, else the number of draws (arrays).
+      lambda_min: the smallest variance; 1 is the paper's p(k), a smaller floor
+        spans the near-delta kernels (g^d_0.2 has λ = 0.2) a kernel-aware network may be told.
     """
     theta = rng.uniform(0.0, math.pi, count)
-    lambda1 = rng.uniform(1.0, 2.5 * scale, count)
-    lambda2 = rng.uniform(1.0, lambda1)
+    lambda1 = rng.uniform(lambda_min, 2.5 * scale, count)
+    lambda2 = rng.uniform(lambda_min, lambda1)
     return lambda1, lambda2, theta
 
 

@@ -108,7 +108,13 @@ _PARAMS = {}
 
 
 def load_params(weights=None, scale=2, subsampling="direct", blurred=True):
-    """The network weights as a list of tensors, cached per file within the process.
+    """The network weights as a list of tensors: :func:`load_network` without the kernel basis."""
+    params, _, name = load_network(weights, scale, subsampling, blurred)
+    return params, name
+
+
+def load_network(weights=None, scale=2, subsampling="direct", blurred=True):
+    """The network weights as a list of tensors and its kernel basis, cached per file within the process.
 
     Args:
       weights: shipped name, path to a ``.weights.h5`` file, or None for the
@@ -116,7 +122,8 @@ def load_params(weights=None, scale=2, subsampling="direct", blurred=True):
       blurred: False when the input has no kernel (see ``weights.default_name``).
 
     Returns:
-      (params, name): the weight tensors and the name or path they came from.
+      (params, kernel_pca, name): the weight tensors, the (mean, basis) of a
+      kernel-aware network (None for the paper's), and the name or path they came from.
 
     Raises:
       InputError: no such weights, or a file that does not hold this network.
@@ -128,11 +135,12 @@ def load_params(weights=None, scale=2, subsampling="direct", blurred=True):
     st = os.stat(path)
     key = (path, st.st_mtime_ns, st.st_size)
     if key not in _PARAMS:
-        from .model import get_params
+        from .model import get_params, kernel_pca_of
         from .weights import load_model
 
-        _PARAMS[key] = get_params(load_model(path))
-    return _PARAMS[key], name
+        model = load_model(path)
+        _PARAMS[key] = (get_params(model), kernel_pca_of(model))
+    return _PARAMS[key] + (name,)
 
 
 def _default_weights(lr, options):
@@ -150,10 +158,10 @@ def _mzsr_inputs(lr, options):
     from .weights import step_sizes
 
     weights = options.weights if options.weights is not None else _default_weights(lr, options)
-    params, name = load_params(weights, options.scale, options.subsampling, options.kernel is not None)
+    params, kernel_pca, name = load_network(weights, options.scale, options.subsampling, options.kernel is not None)
     options.notes["weights"] = os.path.basename(str(name))
     sizes = step_sizes(name, options.steps, options.subsampling, options.scale)
-    return params, lr[None], sizes
+    return params, kernel_pca, lr[None], sizes
 
 
 # ------------------------------------------------------------------ methods
@@ -178,21 +186,22 @@ def _zero_shot(lr, options, ensemble):
     from .adapt import adapted_params, zero_shot_sr
     from .ensemble import super_resolve, zero_shot_sr_ensemble
 
-    params, x, sizes = _mzsr_inputs(lr, options)
+    params, kernel_pca, x, sizes = _mzsr_inputs(lr, options)
     s, args = options.scale, (options.kernel, options.subsampling, sizes, options.compute_dtype)
     p = tiling.plan(lr.shape[0], lr.shape[1], s, options.max_memory)
     if p.whole:
         run = zero_shot_sr_ensemble if ensemble else zero_shot_sr
-        return _numpy(run(params, x, s, *args))
+        return _numpy(run(params, x, s, *args, kernel_pca=kernel_pca))
     if p.crops:
         side, count = p.crops
         x = tiling.random_crops(lr, side, count, s, options.seed)
         options.notes["crops"] = (side, count)
-    fast = adapted_params(params, x, s, *args)
+    fast = adapted_params(params, x, s, *args, kernel_pca=kernel_pca)
+    fn = lambda t: super_resolve(fast, t, s, options.subsampling, ensemble, compute_dtype=options.compute_dtype,  # noqa: E731
+                                 kernel_pca=kernel_pca, kernel=options.kernel)
     if p.tile is None:
-        return _numpy(super_resolve(fast, lr[None], s, options.subsampling, ensemble, compute_dtype=options.compute_dtype))
+        return _numpy(fn(lr[None]))
     options.notes["tiles"] = len(tiling.tiles(lr.shape[0], lr.shape[1], p.tile, p.margin))
-    fn = lambda t: super_resolve(fast, t, s, options.subsampling, ensemble, compute_dtype=options.compute_dtype)  # noqa: E731
     return tiling.run_tiled(fn, lr, s, p.tile, p.margin, options.progress)
 
 

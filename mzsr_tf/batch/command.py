@@ -181,10 +181,12 @@ def main(argv=None):
         blurred = kernel is not None or kernels is not None
         name = args.weights or weights.default_name(scale, subsampling, blurred)
         weights.resolve(name, scale, subsampling)  # unknown name or missing file: fails here
+        from ..model import kernel_pca_of
+
         model = weights.load_model(name, scale, subsampling)
         params = [v.numpy() for v in model.trainable_variables]
         handler = ServingModelHandler(params=params, scale=scale, subsampling=subsampling,
-                                      metadata={"weights": os.path.basename(str(name))})
+                                      metadata={"weights": os.path.basename(str(name))}, kernel_pca=kernel_pca_of(model))
         source = f"weights {name}"
     if files.is_local(output):
         os.makedirs(output, exist_ok=True)

@@ -61,9 +61,10 @@ class ServingModelHandler(ModelHandler):
       scale: SR scale of the export made from ``params``.
       subsampling: 'direct' or 'bicubic', for the export made from ``params``.
       metadata: extra facts recorded in that export (e.g. the weights' name).
+      kernel_pca: (mean, basis) of kernel-aware ``params`` (the export projects each kernel in its graph).
     """
 
-    def __init__(self, model_dir=None, params=None, scale=2, subsampling="direct", metadata=None):
+    def __init__(self, model_dir=None, params=None, scale=2, subsampling="direct", metadata=None, kernel_pca=None):
         # Images differ in size, so a batch is one image; the SavedModel takes [1, H, W, 3].
         super().__init__(min_batch_size=1, max_batch_size=1)
         if model_dir is None and params is None:
@@ -73,6 +74,7 @@ class ServingModelHandler(ModelHandler):
         self._scale = scale
         self._subsampling = subsampling
         self._metadata = metadata or {}
+        self._kernel_pca = kernel_pca
         self._seconds = Metrics.counter(NAMESPACE, "milliseconds")
 
     def _export(self):
@@ -84,7 +86,7 @@ class ServingModelHandler(ModelHandler):
         atexit.register(shutil.rmtree, out, True)
         sizes = step_sizes(self._metadata.get("weights", ""), MAX_STEPS, self._subsampling, self._scale)
         export_saved_model(out, self._params, scale=self._scale, subsampling=self._subsampling, step_sizes=sizes,
-                           metadata=self._metadata)
+                           metadata=self._metadata, kernel_pca=self._kernel_pca)
         return out
 
     def load_model(self):

@@ -12,6 +12,7 @@ from keras import ops
 
 from .. import backend
 from ..degrade import degrade, quantize, subsample_bicubic
+from ..kernel_code import code_for, with_code
 from ..kernels import delta_kernel, gaussian_kernel, sample_kernel_params
 from ..resize import imresize
 from .photo import photo_pairs
@@ -64,12 +65,14 @@ def degrade_photo_pretrain(lr_uint8, hr_uint8, scale):
 # ---------------------------------------------------------------- meta tasks
 
 
-def sample_tasks(pool, seed, step, tasks, patches, patch_size, scale, noise_sigma=0.0, no_blur_fraction=0.0):
+def sample_tasks(pool, seed, step, tasks, patches, patch_size, scale, noise_sigma=0.0, no_blur_fraction=0.0,
+                 lambda_min=1.0):
     """NumPy part of meta-batch ``step``.
 
     Args:
       no_blur_fraction: probability that a task has no blur (a delta kernel), so
         the weights also learn inputs that were only subsampled.
+      lambda_min: the kernels' smallest variance (1: the paper's p(k)).
 
     Returns:
       hr: uint8 [T, N, P, P, 3] crops; kparams: float32 [T, 3] (λ1, λ2, Θ) from
@@ -78,7 +81,7 @@ def sample_tasks(pool, seed, step, tasks, patches, patch_size, scale, noise_sigm
     """
     rng = _rng(seed, step, 2)
     hr = np.stack([pool.crops(rng, patches, patch_size) for _ in range(tasks)])
-    l1, l2, theta = sample_kernel_params(rng, scale, tasks)
+    l1, l2, theta = sample_kernel_params(rng, scale, tasks, lambda_min)
     noise = rng.uniform(0.0, noise_sigma, tasks) if noise_sigma else np.zeros(tasks)
     kparams = np.stack([l1, l2, theta], 1).astype(np.float32)
     noise_seed = rng.integers(2**31 - 1)
@@ -87,8 +90,14 @@ def sample_tasks(pool, seed, step, tasks, patches, patch_size, scale, noise_sigm
     return hr, kparams, blurred.astype(np.float32), noise.astype(np.float32), noise_seed
 
 
-def degrade_tasks(hr_uint8, kparams, blurred, noise, noise_seed, scale, subsampling, kernel_size, tasks):
-    """Degrades each task's crops with its own kernel; returns (ILR, HR) [T, N, P, P, 3]."""
+def degrade_tasks(hr_uint8, kparams, blurred, noise, noise_seed, scale, subsampling, kernel_size, tasks,
+                  kernel_pca=None):
+    """Degrades each task's crops with its own kernel; returns (ILR, HR) [T, N, P, P, 3].
+
+    Args:
+      kernel_pca: (mean, basis) of a kernel-aware network: each ILR then carries
+        its task kernel's code maps ([T, N, P, P, 3 + t]).
+    """
     hr = ops.cast(hr_uint8, "float32") / 255.0
     size = ops.shape(hr)[2]
     delta = ops.convert_to_tensor(delta_kernel(kernel_size))
@@ -99,7 +108,7 @@ def degrade_tasks(hr_uint8, kparams, blurred, noise, noise_seed, scale, subsampl
         y = degrade(hr[t], scale, k, subsampling)
         y = y + noise[t] * _normal(ops.shape(y), noise_seed, t)
         lr = quantize(y)
-        xs.append(imresize(lr, float(scale), out_hw=(size, size)))
+        xs.append(with_code(imresize(lr, float(scale), out_hw=(size, size)), code_for(kernel_pca, k)))
     return ops.stack(xs), hr
 
 

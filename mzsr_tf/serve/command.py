@@ -90,14 +90,17 @@ def main(argv=None):
 
     from .. import serve as serving  # TensorFlow loads here, after every argument was checked
 
+    from ..model import kernel_pca_of
+
     model = weights.load_model(args.weights, scale, subsampling)
     params = [v.numpy() for v in model.trainable_variables]
+    kernel_pca = kernel_pca_of(model)
     source = args.weights or weights.default_name(scale, subsampling)
     try:
         meta = serving.export_saved_model(
             out, params, scale=scale, subsampling=subsampling, max_steps=max_steps, max_pixels=max_pixels,
             step_sizes=weights.step_sizes(source, max_steps, subsampling, scale),
-            metadata={"weights": os.path.basename(str(source))},
+            metadata={"weights": os.path.basename(str(source))}, kernel_pca=kernel_pca,
         )
     except OSError as e:
         raise InputError(f"{out}: cannot write the SavedModel ({e})") from None
@@ -112,7 +115,8 @@ def main(argv=None):
         info = serving.export_onnx(params, args.onnx, scale=scale, opset=opset,
                                    network_only=args.onnx_network_only)
         what = "ILR -> ILR + f(ILR)" if args.onnx_network_only else f"LR -> SR x{scale}, clipped to [0, 1]"
-        print(f"ONNX: {info['path']}  (opset {opset}; input {info['input']} float32 [1,H,W,3], "
+        code = "" if kernel_pca is None else f" and code float32 [1,{len(kernel_pca[1])}] (the kernel's PCA code)"
+        print(f"ONNX: {info['path']}  (opset {opset}; input {info['input']} float32 [1,H,W,3]{code}, "
               f"output sr; {what})")
     return 0
 

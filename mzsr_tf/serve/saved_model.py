@@ -35,6 +35,7 @@ import tensorflow as tf
 
 from .. import __version__
 from ..adapt import step_size_schedule, upscale_with, zero_shot
+from ..kernel_code import grid_size, kernel_code
 from ..constants import MAX_KERNEL_SIDE, MAX_LR_PIXELS, MAX_STEPS, MIN_SON_SIDE, SUBSAMPLINGS, SUM_TOLERANCE
 
 DEFAULT_MAX_STEPS = MAX_STEPS  # change with export --max-steps
@@ -96,10 +97,13 @@ class ServingModule(tf.Module):
       step_sizes: per-step sizes (length max_steps); default: the reference
         schedule for (subsampling, scale) from ``adapt.step_size_schedule``.
       metadata: dict recorded in the model (merged over the facts above).
+      kernel_pca: (mean, basis) of a kernel-aware network: the graph projects the
+        request's kernel onto it (the signatures take the kernel as for any model;
+        ``upscale`` without a kernel uses the code of no blur).
     """
 
     def __init__(self, params, scale=2, subsampling="direct", max_steps=DEFAULT_MAX_STEPS,
-                 max_pixels=DEFAULT_MAX_PIXELS, step_sizes=None, metadata=None):
+                 max_pixels=DEFAULT_MAX_PIXELS, step_sizes=None, metadata=None, kernel_pca=None):
         super().__init__(name="mzsr_serving")
         if subsampling not in SUBSAMPLINGS:
             raise ValueError(f"subsampling must be one of {SUBSAMPLINGS}, got {subsampling!r}")
@@ -117,6 +121,11 @@ class ServingModule(tf.Module):
             tf.Variable(np.asarray(p, np.float32), trainable=False, name=f"{'wb'[i % 2]}{i // 2}")
             for i, p in enumerate(params)
         ]
+        self.kernel_pca = None
+        if kernel_pca is not None:
+            self.kernel_grid = grid_size(kernel_pca)
+            self.kernel_pca = [tf.Variable(np.asarray(a, np.float32), trainable=False, name=n)
+                               for a, n in zip(kernel_pca, ("kernel_mean", "kernel_basis"))]
         # One entry more than max_steps so the gather in the loop body is always in range.
         self.step_sizes = tf.Variable(np.asarray(step_sizes + [0.0], np.float32), trainable=False,
                                       name="step_sizes")
@@ -134,6 +143,7 @@ class ServingModule(tf.Module):
             "step_sizes": step_sizes,
             "rounding": "uint8 = round_half_to_even(clip(sr, 0, 1) * 255)",
             "no_blur_kernel": [[1.0]],
+            "kernel_code_components": 0 if kernel_pca is None else int(np.shape(kernel_pca[1])[0]),
             "signatures": {
                 "serving_default": {"inputs": {"image": "uint8 [1,H,W,3]", "kernel": "float32 [k,k]",
                                                "steps": "int32 []"},
@@ -230,10 +240,17 @@ class ServingModule(tf.Module):
     def _encode(sr):
         return tf.cast(tf.round(sr * 255.0), tf.uint8)
 
+    def _code(self, kernel):
+        """The kernel's code for a kernel-aware network (projected in the graph), else None."""
+        if self.kernel_pca is None:
+            return None
+        mean, basis = (tf.convert_to_tensor(v) for v in self.kernel_pca)
+        return kernel_code(kernel, mean, basis, self.kernel_grid)
+
     def serve(self, lr, kernel, steps):
         """Algorithm 2 on a validated float LR batch (``mzsr_tf.adapt.zero_shot``, loop form)."""
         return zero_shot(self._params(), lr, kernel, tf.convert_to_tensor(self.step_sizes), steps, self.scale,
-                         self.subsampling)
+                         self.subsampling, code=self._code(kernel))
 
     def _adapt_and_upscale(self, image, kernel, steps):
         image, kernel, steps = self._validate(image, kernel, steps)
@@ -241,7 +258,8 @@ class ServingModule(tf.Module):
 
     def _upscale(self, image):
         image, _, _ = self._validate(image)
-        return self._encode(upscale_with(self._params(), tf.cast(image, tf.float32) / 255.0, self.scale))
+        code = self._code(tf.ones([1, 1], tf.float32))
+        return self._encode(upscale_with(self._params(), tf.cast(image, tf.float32) / 255.0, self.scale, code=code))
 
     # ------------------------------------------------------------ signatures
     @tf.function(input_signature=[
@@ -283,13 +301,13 @@ class ServingModule(tf.Module):
 
 
 def export_saved_model(out_dir, params, scale=2, subsampling="direct", max_steps=DEFAULT_MAX_STEPS,
-                       max_pixels=DEFAULT_MAX_PIXELS, step_sizes=None, metadata=None):
+                       max_pixels=DEFAULT_MAX_PIXELS, step_sizes=None, metadata=None, kernel_pca=None):
     """Writes the serving SavedModel to ``out_dir`` and returns its metadata dict.
 
     The metadata is also written to ``out_dir/assets.extra/mzsr_export.json``
     (TF Serving ignores ``assets.extra``).
     """
-    module = ServingModule(params, scale, subsampling, max_steps, max_pixels, step_sizes, metadata)
+    module = ServingModule(params, scale, subsampling, max_steps, max_pixels, step_sizes, metadata, kernel_pca)
     tf.saved_model.save(module, out_dir, signatures=module.signatures())
     path = os.path.join(out_dir, METADATA_FILE)
     os.makedirs(os.path.dirname(path), exist_ok=True)

@@ -127,16 +127,17 @@ def validate_weights(cfg, names):
     from types import SimpleNamespace
 
     from ..data.sources import ImagePool
-    from ..model import get_params
+    from ..model import get_params, kernel_pca_of
     from ..weights import load_model
     from .stages import validate_blind, validation_kernels
 
-    params = {name: get_params(load_model(name, cfg.scale, cfg.subsampling)) for name in names}
+    models = {name: load_model(name, cfg.scale, cfg.subsampling) for name in names}
     _, val = ImagePool.from_config(cfg.data, cfg.meta.patch_size, warn=lambda m: print(m, file=sys.stderr))
     if not val:
         raise InputError("the config holds out no validation images (data.val_images)")
-    probe = SimpleNamespace(cfg=cfg, val=val, _val_kernels=validation_kernels(cfg, len(val)))
-    for name, p in params.items():
-        res = validate_blind(probe, {"params": p}, 0, None)
+    kernels = validation_kernels(cfg, len(val))
+    for name, model in models.items():
+        probe = SimpleNamespace(cfg=cfg, val=val, _val_kernels=kernels, kernel_pca=kernel_pca_of(model))
+        res = validate_blind(probe, {"params": get_params(model)}, 0, None)
         print(name + ": " + ", ".join(f"{k.removeprefix('val/')} {v:.3f}" for k, v in res.items()), flush=True)
     return 0

@@ -93,6 +93,19 @@ class MetaConfig:
 
 
 @dataclass
+class KernelAwareConfig:
+    """The kernel as an input of the network: SRMD-style code maps (:mod:`mzsr_tf.kernel_code`).
+
+    ``lambda_min`` sets the training kernels of pretrain_all and meta for every
+    run: a kernel-aware network must have seen every kernel it may be told.
+    """
+
+    components: int = 0  # t code maps; 0: the paper's network, blind to the kernel
+    lambda_min: float = 1.0  # smallest kernel variance (1: the paper's p(k); 0.2 reaches g^d_0.2)
+    basis_samples: int = 20000  # kernels drawn to fit the PCA basis (no_blur share as the stage's)
+
+
+@dataclass
 class Config:
     name: str = "custom"
     scale: int = 2
@@ -108,6 +121,7 @@ class Config:
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     pretrain_all: PretrainAllConfig = field(default_factory=PretrainAllConfig)
     meta: MetaConfig = field(default_factory=MetaConfig)
+    kernel_aware: KernelAwareConfig = field(default_factory=KernelAwareConfig)
 
     def validate(self):
         if self.scale not in (2, 4):
@@ -131,6 +145,10 @@ class Config:
             raise InputError("config: meta.patches_per_task must be even and >= 2")
         if self.meta.inner_steps < 1:
             raise InputError("config: meta.inner_steps must be >= 1")
+        k = self.kernel_aware
+        if k.components < 0 or k.components > self.meta.kernel_size**2 or not 0.0 < k.lambda_min <= 2.5 * self.scale:
+            raise InputError(f"config: kernel_aware.components must be in 0..{self.meta.kernel_size**2} and "
+                             f"kernel_aware.lambda_min in (0, {2.5 * self.scale}], got {k.components} and {k.lambda_min}")
         if self.meta.average_from < 0 or self.meta.average_every < 1:
             raise InputError("config: meta.average_from must be >= 0 and meta.average_every >= 1, got "
                              f"{self.meta.average_from} and {self.meta.average_every}")

@@ -12,6 +12,10 @@ of the run instead (weight averaging along the trajectory, which smooths the
 swings of a noisy meta-gradient); the card lists their iterations.
 ``--running-average`` ships the running mean the meta stage keeps itself
 (``meta.average_from``), read from the stage's ``checkpoint.npz``.
+
+A kernel-aware run's weights carry its kernel basis (``RUN_DIR/kernel_pca.npz``);
+the card records the code (components, λ floor, variance explained) and, with
+``--default-for``, for which inputs ``upscale`` picks them by default.
 """
 import argparse
 import glob
@@ -85,6 +89,16 @@ def describe(stage_dir, kind, hardware, finished=True):
         # unblurred tasks. weights.default_name routes unblurred bicubic inputs by this flag.
         entry["no_blur"] = float(sec.get("no_blur_fraction", 0.0)) > 0.0
     entry["settings"] = {k: sec[k] for k in sorted(sec) if k != "init_weights"}
+    code = cfg.get("kernel_aware", {})
+    if code.get("components"):
+        from ..kernel_code import fit_pca
+
+        explained = fit_pca(entry["scale"], code["components"], code["lambda_min"],
+                            cfg["pretrain_all"]["no_blur_fraction"], code["basis_samples"],
+                            cfg["meta"]["kernel_size"], cfg["seed"])[2]
+        entry["kernel_code"] = {"components": int(code["components"]), "lambda_min": float(code["lambda_min"]),
+                                "kernel_size": int(cfg["meta"]["kernel_size"]),
+                                "explained_variance": round(explained, 6)}
     if sec.get("init_weights"):  # fine-tuned: the card says from what (a shipped name, or a file's name)
         entry["from"] = os.path.basename(str(sec["init_weights"]))
     return entry
@@ -102,7 +116,18 @@ def parse_step_sizes(text):
     return rule
 
 
-def average_weights(paths, out):
+def stage_kernel_pca(stage_dir):
+    """The kernel basis of the run a stage folder belongs to (its ``kernel_pca.npz``), or None."""
+    import numpy as np
+
+    path = os.path.join(os.path.dirname(os.path.abspath(stage_dir)), "kernel_pca.npz")
+    if not os.path.isfile(path):
+        return None
+    with np.load(path) as z:
+        return z["mean"], z["basis"]
+
+
+def average_weights(paths, out, kernel_pca=None):
     """Writes the mean of the weights in checkpoints ``paths`` to ``out``; returns their steps."""
     import numpy as np
 
@@ -116,7 +141,8 @@ def average_weights(paths, out):
     shapes = {tuple(a.shape for a in c["params"]) for c in cks}
     if len(shapes) != 1:
         raise InputError("the checkpoints to average hold different networks")
-    save_weights([np.mean([c["params"][i] for c in cks], axis=0) for i in range(len(cks[0]["params"]))], out)
+    save_weights([np.mean([c["params"][i] for c in cks], axis=0) for i in range(len(cks[0]["params"]))], out,
+                 kernel_pca)
     return sorted(int(c["step"]) for c in cks)
 
 
@@ -136,7 +162,7 @@ def running_average(stage_dir, out):
     if not ck["extra"].get("average"):
         raise InputError(f"{path} keeps no running average (set meta.average_from in the run's config)")
     meta = (yaml.safe_load(ck["config"]) or {}).get("meta", {})
-    save_weights(ck["extra"]["average"], out)
+    save_weights(ck["extra"]["average"], out, stage_kernel_pca(stage_dir))
     return {"to_step": int(ck["step"]), "count": int(ck["extra"]["average_count"][0]),
             "from_step": meta.get("average_from"), "every": meta.get("average_every")}
 
@@ -159,6 +185,10 @@ def main(argv=None):
                    help="unblurred bicubic-subsampled inputs keep the pretrained weights (pretrain_xS) although "
                    "these were trained with unblurred tasks too: for weights below the pretrained ones there "
                    "on held-out validation (the card says unblurred_default: false)")
+    p.add_argument("--default-for", action="append", choices=("kernel", "no-kernel"), default=[],
+                   help="kernel-aware weights named kernel_aware_<subsampling>_x<scale>: upscale picks them by default "
+                   "for inputs with a kernel (a file, a name or 'estimate') and/or without one (repeatable); "
+                   "give it only where they beat the default on held-out photos")
     p.add_argument("--hardware", default=f"{os.cpu_count()} CPU cores ({platform.machine()})")
     p.add_argument("--overwrite", action="store_true", help="replace shipped weights of that name")
     p.add_argument("--into", default=HERE, help="weights folder (default: the package's)")
@@ -173,10 +203,14 @@ def main(argv=None):
         entry["step_sizes"] = parse_step_sizes(a.step_sizes)
     if a.keep_pretrained_for_unblurred:
         entry["unblurred_default"] = False
+    if a.default_for and "kernel_code" not in entry:
+        raise InputError("--default-for is for kernel-aware weights (kernel_aware.components > 0)")
+    for case in a.default_for:
+        entry["default_with_kernel" if case == "kernel" else "default_without_kernel"] = True
     if a.average or a.running_average:
         tmp = dst + ".part.weights.h5"
         if a.average:
-            entry["averaged_steps"] = average_weights(a.average, tmp)
+            entry["averaged_steps"] = average_weights(a.average, tmp, stage_kernel_pca(a.stage_dir))
         else:
             entry["running_average"] = running_average(a.stage_dir, tmp)
         os.replace(tmp, dst)

@@ -9,16 +9,22 @@ from ..adapt import adapt_trajectory, l1_loss, step_size_schedule, zero_shot_sr
 from ..data import pipeline
 from ..degrade import degrade
 from ..kernels import random_kernel_np
-from ..model import build_model, forward, get_params, set_params
+from ..kernel_code import grid_size
+from ..errors import InputError
+from ..model import (add_code_inputs, build_model, code_components, forward, get_params, kernel_pca_of,
+                     set_kernel_pca, set_params)
 from ..weights import load_model
 from .loop import Stage
 from .optim import adam_init, adam_update
 
 
-def save_weights(params, path):
-    """Writes params as a Keras ``.weights.h5`` (loadable under both backends)."""
-    model = build_model()
+def save_weights(params, path, kernel_pca=None):
+    """Writes params (and a kernel-aware network's basis) as a Keras ``.weights.h5`` (loadable under both backends)."""
+    size = kernel_pca and grid_size(kernel_pca)
+    model = build_model(code_components=code_components(params), **({"kernel_size": size} if size else {}))
     set_params(model, params)
+    if kernel_pca is not None:
+        set_kernel_pca(model, kernel_pca)
     model.save_weights(path)
 
 
@@ -150,6 +156,7 @@ class PretrainAll(Stage):
         self.total_steps = cfg.pretrain_all.steps
         self.val_every = cfg.pretrain_all.val_every or cfg.val_every
         self.init_params = init_params
+        self.kernel_pca = run_kernel_pca(cfg)
         self._step = supervised_step(cfg.compute_dtype)
         self._val_kernels = validation_kernels(cfg, len(val_images))
 
@@ -160,7 +167,7 @@ class PretrainAll(Stage):
     def batches(self, start_step):
         p = self.cfg.pretrain_all
         return task_batches(self.cfg, self.pool, start_step, p.kernels_per_batch, p.patches_per_kernel, p.patch_size,
-                            p.noise_sigma, p.no_blur_fraction, flatten=True)
+                            p.noise_sigma, p.no_blur_fraction, flatten=True, kernel_pca=self.kernel_pca)
 
     def step(self, state, batch, step):
         ilr, hr = batch
@@ -172,21 +179,24 @@ class PretrainAll(Stage):
         return validate_blind(self, state, step, logger)
 
     def finish(self, state, out_dir):
-        save_weights(state["params"], os.path.join(out_dir, "final.weights.h5"))
+        save_weights(state["params"], os.path.join(out_dir, "final.weights.h5"), self.kernel_pca)
 
 
-def task_batches(cfg, pool, start_step, tasks, patches, patch_size, noise_sigma, no_blur_fraction, flatten=False):
+def task_batches(cfg, pool, start_step, tasks, patches, patch_size, noise_sigma, no_blur_fraction, flatten=False,
+                 kernel_pca=None):
     """Batches of tasks from p(k) (plus unblurred ones), degraded in the input pipeline.
 
     Args:
       flatten: merge the tasks into one batch of pairs (Pre-train (All)).
+      kernel_pca: a kernel-aware network's basis: the ILRs carry their kernel's code maps.
     """
     k = cfg.meta.kernel_size
     sample = lambda i: pipeline.sample_tasks(pool, cfg.seed, i, tasks, patches, patch_size, cfg.scale, noise_sigma,
-                                             no_blur_fraction)
+                                             no_blur_fraction, cfg.kernel_aware.lambda_min)
 
     def degrade_fn(hr, kparams, blurred, noise, noise_seed):
-        out = pipeline.degrade_tasks(hr, kparams, blurred, noise, noise_seed, cfg.scale, cfg.subsampling, k, tasks)
+        out = pipeline.degrade_tasks(hr, kparams, blurred, noise, noise_seed, cfg.scale, cfg.subsampling, k, tasks,
+                                     kernel_pca)
         return pipeline.flatten_tasks(*out) if flatten else out
 
     return pipeline.batches(sample, degrade_fn, start_step, cfg.data.parallel_calls)
@@ -208,7 +218,7 @@ def validate_blind(stage, state, step, logger, prefix="val"):
     compared on the same held-out validation.
 
     Args:
-      stage: holds ``cfg``, ``val`` (images) and ``_val_kernels``.
+      stage: holds ``cfg``, ``val`` (images), ``_val_kernels`` and ``kernel_pca`` (None: the paper's network).
       state: holds ``params``.
       step: the step logged with the example image.
       logger: a :class:`Logger` for that image, or None.
@@ -225,7 +235,8 @@ def validate_blind(stage, state, step, logger, prefix="val"):
             lr = degrade(hr_t, c.scale, kernel=kernel, subsampling=c.subsampling, round_uint8=True)
             for n in VAL_STEPS:
                 sizes = tuple(step_size_schedule(n, c.subsampling, c.scale))
-                sr = zero_shot_sr(state["params"], lr, c.scale, kernel, c.subsampling, sizes)
+                sr = zero_shot_sr(state["params"], lr, c.scale, kernel, c.subsampling, sizes,
+                                  kernel_pca=getattr(stage, "kernel_pca", None))
                 res.setdefault(f"{prefix}/psnr_{tag}step{n}", []).append(_psnr_y(sr, hr, c.scale))
                 if n == VAL_STEPS[-1] and kernel is not None and shown is None:
                     shown = np.concatenate([_np(sr)[0], hr / 255.0], 1)[None]
@@ -266,6 +277,7 @@ class Meta(Stage):
         self.cfg, self.pool, self.val = cfg, pool, val_images
         self.total_steps = cfg.meta.iterations
         self.init_params = init_params
+        self.kernel_pca = run_kernel_pca(cfg)
         m = cfg.meta
         self.anneal = m.msl_iterations or max(m.iterations // 2, 1)
         # Two compiled steps: first-order ones for the warm-up iterations, then the configured order.
@@ -286,7 +298,7 @@ class Meta(Stage):
     def batches(self, start_step):
         m = self.cfg.meta
         return task_batches(self.cfg, self.pool, start_step, m.tasks_per_batch, m.patches_per_task, m.patch_size,
-                            m.noise_sigma, m.no_blur_fraction)
+                            m.noise_sigma, m.no_blur_fraction, kernel_pca=self.kernel_pca)
 
     def meta_loss(self, trainable, ilr, hr, weights, first_order=False):
         """Mean over tasks of the weighted D_te losses after each inner step."""
@@ -353,9 +365,9 @@ class Meta(Stage):
         return res
 
     def finish(self, state, out_dir):
-        save_weights(state["params"], os.path.join(out_dir, "final.weights.h5"))
+        save_weights(state["params"], os.path.join(out_dir, "final.weights.h5"), self.kernel_pca)
         if state["extra"].get("average"):
-            save_weights(state["extra"]["average"], os.path.join(out_dir, "average.weights.h5"))
+            save_weights(state["extra"]["average"], os.path.join(out_dir, "average.weights.h5"), self.kernel_pca)
         if state["extra"].get("inner_step_sizes"):
             np.save(os.path.join(out_dir, "inner_step_sizes.npy"), _np(state["extra"]["inner_step_sizes"][0]))
 
@@ -374,4 +386,41 @@ def initial_params(cfg, run_dir, stage_name):
         earlier = cfg.stages[: cfg.stages.index(stage_name)] if stage_name in cfg.stages else ["pretrain"]
         prev = earlier[-1] if earlier else "pretrain"
         src = os.path.join(run_dir, prev, "final.weights.h5")
-    return get_params(load_model(src, cfg.scale, cfg.subsampling))
+    model = load_model(src, cfg.scale, cfg.subsampling)
+    params = get_params(model)
+    t = cfg.kernel_aware.components
+    if t and code_components(params) == 0:
+        return add_code_inputs(params, t)
+    if code_components(params) != t:
+        raise InputError(f"{src}: the network takes {code_components(params)} kernel code maps, the config "
+                         f"kernel_aware.components={t}")
+    carried = kernel_pca_of(model)
+    if carried is not None and not os.path.isfile(kernel_pca_path(cfg)):
+        os.makedirs(cfg.run_dir, exist_ok=True)
+        np.savez(kernel_pca_path(cfg), mean=carried[0], basis=carried[1])
+    return params
+
+
+def kernel_pca_path(cfg):
+    return os.path.join(cfg.run_dir, "kernel_pca.npz")
+
+
+def run_kernel_pca(cfg):
+    """The run's kernel basis (mean, basis), or None for the paper's network.
+
+    Fitted once to the run's training kernels and kept in ``RUN_DIR/kernel_pca.npz``
+    (with the run state), so a resumed run and every stage use the same one.
+    """
+    t = cfg.kernel_aware.components
+    if not t:
+        return None
+    path = kernel_pca_path(cfg)
+    if not os.path.isfile(path):
+        from ..kernel_code import fit_pca
+
+        k, nb = cfg.kernel_aware, cfg.pretrain_all.no_blur_fraction
+        mean, basis, _ = fit_pca(cfg.scale, t, k.lambda_min, nb, k.basis_samples, cfg.meta.kernel_size, cfg.seed)
+        os.makedirs(cfg.run_dir, exist_ok=True)
+        np.savez(path, mean=mean, basis=basis)
+    with np.load(path) as z:
+        return z["mean"], z["basis"]

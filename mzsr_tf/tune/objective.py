@@ -28,6 +28,8 @@ class Evaluator:
       kernel: one kernel for every image instead of p(k) draws, or None.
     """
 
+    kernel_pca = None  # (mean, basis) when the weights evaluated are a kernel-aware network's
+
     def __init__(self, images, scale, subsampling, crop, kernel_size, seed, kernels_per_image=2, kernel=None):
         from keras import ops
 
@@ -68,7 +70,8 @@ class Evaluator:
         sizes = tuple(float(s) for s in step_sizes)
         out = []
         for hr, lr, k in self.pairs:
-            sr = np.asarray(ops.convert_to_numpy(zero_shot_sr(params, lr, self.scale, k, self.subsampling, sizes)))[0]
+            sr = np.asarray(ops.convert_to_numpy(zero_shot_sr(params, lr, self.scale, k, self.subsampling, sizes,
+                                                              kernel_pca=self.kernel_pca)))[0]
             if not np.all(np.isfinite(sr)):
                 return float("nan")
             out.append(psnr(sr, hr, crop_border=self.scale, y_channel=True))

@@ -130,13 +130,14 @@ def _make_task(cfg, mode, evaluation, trial_iterations, eval_steps, eval_schedul
 
     warn = lambda m: print(m, file=sys.stderr)
     if mode == "meta":
-        from ..train.stages import initial_params
+        from ..train.stages import initial_params, run_kernel_pca
 
         pool, val = ImagePool.from_config(cfg.data, cfg.meta.patch_size, warn=warn)
         init = initial_params(cfg, cfg.run_dir, "meta")
+        kernel_pca = run_kernel_pca(cfg)
         print(f"[tune] {len(pool.images)} training images, {len(val)} held-out validation images", flush=True)
     else:
-        from ..model import get_params
+        from ..model import get_params, kernel_pca_of
         from ..weights import load_model
 
         if images_dir:
@@ -146,9 +147,11 @@ def _make_task(cfg, mode, evaluation, trial_iterations, eval_steps, eval_schedul
         else:
             _, val_paths = split_train_val(list_images(cfg.data.dirs), cfg.data.val_images)
             val = load_images(val_paths, 4 * cfg.scale, warn) if val_paths else []
-        init = get_params(load_model(weights or cfg.meta.init_weights, cfg.scale, cfg.subsampling))
+        model = load_model(weights or cfg.meta.init_weights, cfg.scale, cfg.subsampling)
+        init, kernel_pca = get_params(model), kernel_pca_of(model)
         print(f"[tune] {len(val)} evaluation images", flush=True)
     ev = Evaluator(val, cfg.scale, cfg.subsampling, cfg.data.val_crop, cfg.meta.kernel_size, **evaluation)
+    ev.kernel_pca = kernel_pca
     if mode == "meta":
         return MetaTask(cfg, pool, ev, init, trial_iterations, eval_steps, eval_schedule, keep_checkpoints)
     return StepsTask(cfg, ev, init, eval_steps)

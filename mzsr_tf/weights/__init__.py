@@ -34,6 +34,10 @@ def default_name(scale, subsampling="direct", blurred=True, jpeg=False):
     if it was also saved as JPEG, to the weights pretrained on resized, JPEG-saved
     photos (``pretrain_photo_x{scale}``) when shipped.
 
+    Kernel-aware weights (``kernel_aware_<subsampling>_x<scale>``) come first for
+    the inputs their card names (``default_with_kernel``, ``default_without_kernel``:
+    set at shipping where they beat the others on held-out photos).
+
     Args:
       scale: 2 or 4.
       subsampling: 'direct' or 'bicubic'.
@@ -41,6 +45,9 @@ def default_name(scale, subsampling="direct", blurred=True, jpeg=False):
       jpeg: True when the image shows JPEG compression (``data.photo.looks_like_jpeg``).
     """
     idx = index()
+    aware = idx.get(kernel_aware_name(scale, subsampling), {})
+    if aware.get("default_with_kernel" if blurred else "default_without_kernel"):
+        return kernel_aware_name(scale, subsampling)
     meta = f"mzsr_{subsampling}_x{scale}"
     pre = f"pretrain_x{scale}"
     photo = f"pretrain_photo_x{scale}"
@@ -55,6 +62,11 @@ def default_name(scale, subsampling="direct", blurred=True, jpeg=False):
     if pre in idx:
         return pre
     raise InputError(f"no shipped weights for scale {scale} ({subsampling}); pass --weights PATH")
+
+
+def kernel_aware_name(scale, subsampling):
+    """The shipped name of the kernel-aware weights for (scale, subsampling)."""
+    return f"kernel_aware_{subsampling}_x{scale}"
 
 
 def resolve(name_or_path, scale=None, subsampling="direct", blurred=True):
@@ -93,8 +105,29 @@ def step_sizes(name_or_path, n, subsampling="direct", scale=2):
     return step_size_schedule(n, subsampling, scale, rule=info(name_or_path).get("step_sizes"))
 
 
+def architecture(path):
+    """(code components, kernel grid side) of the network a weights file holds; (0, None) for the paper's.
+
+    A kernel-aware network's file has its :class:`~mzsr_tf.model.CodeMaps` layer's
+    basis [t, size²]; a file h5py cannot read is left to Keras to report.
+    """
+    import h5py
+
+    found = []
+    try:
+        with h5py.File(path, "r") as f:
+            f.visititems(lambda name, obj: found.append(obj.shape) if "code_maps" in name and
+                         getattr(obj, "ndim", 0) == 2 else None)
+    except OSError:
+        return 0, None
+    if not found:
+        return 0, None
+    t, n = found[0]
+    return int(t), int(round(n**0.5))
+
+
 def load_model(name_or_path=None, scale=None, subsampling="direct"):
-    """Builds the network and loads weights into it.
+    """Builds the network (kernel-aware or not, as the file says) and loads weights into it.
 
     Raises:
       InputError: the file is missing or does not hold this network's weights.
@@ -102,7 +135,8 @@ def load_model(name_or_path=None, scale=None, subsampling="direct"):
     from ..model import build_model
 
     path = resolve(name_or_path, scale, subsampling)
-    model = build_model()
+    components, size = architecture(path)
+    model = build_model(code_components=components, **({"kernel_size": size} if size else {}))
     try:
         model.load_weights(path)
     except Exception as e:  # a corrupt or foreign file is a user error, said once

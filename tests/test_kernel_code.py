@@ -1,0 +1,228 @@
+"""Kernel-aware networks: the kernel's PCA code, code maps, and the code carried through every path."""
+import json
+import os
+
+import numpy as np
+import pytest
+from keras import ops
+
+from mzsr_tf import kernel_code
+from mzsr_tf.adapt import zero_shot_sr
+from mzsr_tf.kernels import gaussian_kernel_np, named_kernel
+from mzsr_tf.model import add_code_inputs, build_model, code_components, get_params, kernel_pca_of
+from mzsr_tf.train.stages import save_weights
+from mzsr_tf.weights import architecture, load_model
+
+
+@pytest.fixture(scope="module")
+def pca():
+    mean, basis, explained = kernel_code.fit_pca(2, 6, lambda_min=0.2, samples=3000, size=15)
+    return mean, basis, explained
+
+
+def _aware_params(seed=0, components=6):
+    """A kernel-aware network whose code weights are not zero (so the code changes the output)."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    params = add_code_inputs(get_params(build_model()), components)
+    rng = np.random.default_rng(seed)
+    w0 = np.asarray(params[0]).copy()
+    w0[:, :, 3:] = rng.normal(0, 0.05, w0[:, :, 3:].shape)
+    return [ops.convert_to_tensor(w0)] + params[1:]
+
+
+def _lr(seed=0, h=24, w=28):
+    return np.random.default_rng(seed).uniform(size=(1, h, w, 3)).astype(np.float32)
+
+
+def test_basis_explains_the_training_kernels_and_separates_them(pca):
+    mean, basis, explained = pca
+    assert basis.shape == (6, 225) and mean.shape == (225,)
+    assert explained > 0.995
+    # Reconstruction of a kernel from the family through its code is close; an unrelated shape is not.
+    k = gaussian_kernel_np(3.0, 1.2, 0.7, 15)
+    unit = basis / np.linalg.norm(basis, axis=1, keepdims=True)
+    recon = mean + unit.T @ (unit @ (k.ravel() - mean))
+    assert np.abs(recon - k.ravel()).max() < 0.01
+    codes = {n: np.asarray(kernel_code.code_for((mean, basis), named_kernel(n))) for n in ("g0.2", "g2.0", "gani")}
+    none = np.asarray(kernel_code.code_for((mean, basis), None))
+    assert np.linalg.norm(codes["g2.0"] - codes["gani"]) > 0.05
+    assert np.linalg.norm(codes["g0.2"] - none) < np.linalg.norm(codes["g2.0"] - none)
+
+
+def test_kernels_of_other_sizes_are_put_on_the_basis_grid(pca):
+    mean, basis, _ = pca
+    for side in (1, 7, 14, 21, 31):
+        grid = np.asarray(kernel_code.on_grid(np.ones((side, side), np.float32) / side**2, 15))
+        assert grid.shape == (15, 15) and grid.sum() == pytest.approx(1.0, abs=1e-5)
+    np.testing.assert_allclose(np.asarray(kernel_code.on_grid([[1.0]], 15)), np.pad([[1.0]], 7))
+    # The same Gaussian drawn on a 21x21 grid has (almost) the code of its 15x15 drawing.
+    c15 = np.asarray(kernel_code.code_for((mean, basis), named_kernel("g2.0", 15)))
+    c21 = np.asarray(kernel_code.code_for((mean, basis), named_kernel("g2.0", 21)))
+    np.testing.assert_allclose(c21, c15, atol=2e-3)
+
+
+def test_added_code_inputs_start_at_the_old_network_exactly(pca):
+    import keras
+
+    keras.utils.set_random_seed(3)
+    old = get_params(build_model())
+    new = add_code_inputs(old, 6)
+    assert code_components(old) == 0 and code_components(new) == 6
+    k, lr = named_kernel("gani"), _lr()
+    a = np.asarray(zero_shot_sr(old, lr, 2, k, "direct", []))
+    b = np.asarray(zero_shot_sr(new, lr, 2, k, "direct", [], kernel_pca=pca[:2]))
+    np.testing.assert_array_equal(a, b)
+
+
+def test_the_code_reaches_the_network_and_the_son_task(pca):
+    params, lr = _aware_params(), _lr()
+    outs = [np.asarray(zero_shot_sr(params, lr, 2, named_kernel(n), "direct", [0.01] * 2, kernel_pca=pca[:2]))
+            for n in ("g2.0", "gani")]
+    assert np.abs(outs[0] - outs[1]).mean() > 1e-4
+    # One code for son and image: adapting with the code equals the loop written out by hand.
+    from mzsr_tf.adapt import adapt, son_input, upscale_with
+
+    k = named_kernel("gani")
+    code = kernel_code.code_for(pca[:2], k)
+    fast = adapt(params, son_input(ops.convert_to_tensor(lr), 2, k, "direct", code), ops.convert_to_tensor(lr),
+                 [0.01, 0.01])
+    by_hand = np.asarray(upscale_with(fast, ops.convert_to_tensor(lr), 2, code=code))
+    np.testing.assert_allclose(outs[1], by_hand, atol=2e-5)
+
+
+def test_weights_file_carries_the_basis_and_old_files_load_as_before(pca, tmp_path, weights_file):
+    params = _aware_params()
+    path = str(tmp_path / "aware.weights.h5")
+    save_weights(params, path, pca[:2])
+    assert architecture(path) == (6, 15) and architecture(weights_file) == (0, None)
+    model = load_model(path)
+    got = kernel_pca_of(model)
+    np.testing.assert_array_equal(got[0], pca[0])
+    np.testing.assert_array_equal(got[1], pca[1])
+    for a, b in zip(get_params(model), params):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert kernel_pca_of(load_model(weights_file)) is None
+    # The API runs it, the kernel given by name, and the estimate path gives the code of its estimate.
+    import mzsr_tf
+
+    img = (np.random.default_rng(1).uniform(size=(24, 24, 3)) * 255).astype(np.uint8)
+    a = mzsr_tf.upscale(img, 2, kernel="g2.0", steps=1, weights=path)
+    b = mzsr_tf.upscale(img, 2, kernel="gani", steps=1, weights=path)
+    assert a.shape == (48, 48, 3) and np.abs(a.astype(int) - b.astype(int)).max() > 0
+
+
+def test_ensemble_and_tiles_tell_each_variant_its_own_kernel(pca, tmp_path):
+    """Tiled and whole-image runs agree; the ensemble's variants see their rotated kernels."""
+    from mzsr_tf import methods
+    from mzsr_tf.ensemble import super_resolve
+
+    params = _aware_params(1)
+    path = str(tmp_path / "aware.weights.h5")
+    save_weights(params, path, pca[:2])
+    lr = _lr(2, 160, 160)[0]
+    k = gaussian_kernel_np(4.0, 1.0, 0.3, 15)
+    opts = dict(scale=2, kernel=k, steps=0, weights=path)
+    whole = methods.get("mzsr").run(lr, methods.Options(**opts))
+    tiled_opts = methods.Options(**opts, max_memory=64 << 20)
+    tiled = methods.get("mzsr").run(lr, tiled_opts)
+    assert tiled_opts.notes.get("tiles", 0) > 1
+    np.testing.assert_allclose(whole, tiled, atol=1e-4)
+    plain = methods.get("mzsr").run(lr, methods.Options(**dict(opts, kernel=named_kernel("g0.2"))))
+    assert np.abs(plain - whole).max() > 1e-3  # the tiles were told the kernel, not a default
+    # For a network told only the kernel (image constant), the ensemble equals one pass when each
+    # variant gets its transformed kernel; given the same code for all, it would not.
+    flat = np.full((1, 20, 20, 3), 0.5, np.float32)
+    one = np.asarray(super_resolve(params, flat, 2, "bicubic", kernel_pca=pca[:2], kernel=k))
+    ens = np.asarray(super_resolve(params, flat, 2, "bicubic", ensemble=True, kernel_pca=pca[:2], kernel=k))
+    inner = (slice(None), slice(10, -10), slice(10, -10))  # away from the zero padding's reach
+    assert np.abs(one[inner] - ens[inner]).max() > 1e-4  # each variant was told its own (rotated) kernel
+    same = np.asarray(super_resolve(params, flat, 2, "bicubic", ensemble=True, kernel_pca=pca[:2], kernel=np.eye(1)))
+    one_none = np.asarray(super_resolve(params, flat, 2, "bicubic", kernel_pca=pca[:2], kernel=np.eye(1)))
+    np.testing.assert_allclose(same[inner], one_none[inner], atol=1e-5)  # a symmetric kernel: all variants alike
+    codes = [np.asarray(kernel_code.code_for(pca[:2], np.rot90(k, j))) for j in range(2)]
+    assert np.abs(codes[0] - codes[1]).max() > 1e-3
+
+
+def test_saved_model_projects_the_kernel_in_its_graph(pca, tmp_path):
+    import tensorflow as tf
+
+    from mzsr_tf.serve import export_saved_model
+
+    params = _aware_params(2)
+    out = str(tmp_path / "sm")
+    meta = export_saved_model(out, [np.asarray(p) for p in params], 2, "direct", max_steps=3,
+                              step_sizes=[0.01, 0.01, 0.01], kernel_pca=pca[:2])
+    assert meta["kernel_code_components"] == 6
+    loaded = tf.saved_model.load(out)
+    img = (_lr(3, 24, 24) * 255).round().astype(np.uint8)
+    for name in ("gani", "g2.0"):
+        k = named_kernel(name, 21)  # another grid size than the basis's: projected in the graph
+        got = loaded.signatures["serving_default"](image=tf.constant(img), kernel=tf.constant(k),
+                                                   steps=tf.constant(2))["sr"].numpy()
+        want = np.asarray(zero_shot_sr(params, img / 255.0, 2, k, "direct", [0.01, 0.01], kernel_pca=pca[:2]))
+        assert np.abs(got.astype(float) - np.round(want * 255)).max() <= 1
+
+
+def test_onnx_takes_the_code_as_a_second_input(pca, tmp_path):
+    import onnxruntime as ort
+
+    from mzsr_tf.adapt import upscale_sr
+    from mzsr_tf.serve.onnx import export_onnx
+
+    params = _aware_params(4)
+    info = export_onnx([np.asarray(p) for p in params], str(tmp_path / "m.onnx"), scale=2)
+    assert info["inputs"] == ["lr", "code"]
+    sess = ort.InferenceSession(info["path"], providers=["CPUExecutionProvider"])
+    lr = _lr(5)
+    code = np.asarray(kernel_code.code_for(pca[:2], named_kernel("gani")), np.float32)
+    got = sess.run(None, {"lr": lr, "code": code[None]})[0]
+    want = np.asarray(upscale_sr(params, lr, 2, code=code))
+    np.testing.assert_allclose(got, want, atol=1e-4)
+
+
+def test_kernel_aware_training_starts_from_the_old_weights_and_ships(image_dir, tmp_path):
+    from mzsr_tf.train import checkpoint, command, ship
+    from mzsr_tf.train import config as config_mod
+
+    init = tmp_path / "init.weights.h5"
+    build_model().save_weights(str(init))
+    cfg = config_mod.preset("smoke")
+    for s in (f"data.dirs=[{image_dir}]", "stages=[pretrain_all, meta]", f"pretrain_all.init_weights={init}",
+              "kernel_aware.components=4", "kernel_aware.lambda_min=0.2", "kernel_aware.basis_samples=500"):
+        config_mod.set_override(cfg, s)
+    cfg.run_dir = str(tmp_path / "run")
+    assert command.run(cfg.validate(), progress=False) == 0
+    basis = np.load(os.path.join(cfg.run_dir, "kernel_pca.npz"))["basis"]
+    assert basis.shape == (4, cfg.meta.kernel_size**2)
+    ck = checkpoint.load(os.path.join(cfg.run_dir, "meta", "checkpoint.npz"))
+    assert ck["params"][0].shape == (3, 3, 7, 64)
+    final = load_model(os.path.join(cfg.run_dir, "meta", "final.weights.h5"))
+    np.testing.assert_array_equal(kernel_pca_of(final)[1], basis)
+    into = tmp_path / "weights"
+    into.mkdir()
+    assert ship.main([os.path.join(cfg.run_dir, "meta"), "kernel_aware_direct_x2", "--kind", "meta",
+                      "--into", str(into), "--default-for", "kernel"]) == 0
+    entry = json.loads((into / "index.json").read_text())["kernel_aware_direct_x2"]
+    assert entry["kernel_code"]["components"] == 4 and entry["kernel_code"]["lambda_min"] == 0.2
+    assert entry["default_with_kernel"] is True and "default_without_kernel" not in entry
+    # A config that asks for another number of code maps than the weights have is refused clearly.
+    from mzsr_tf.errors import InputError
+    from mzsr_tf.train.stages import initial_params
+
+    config_mod.set_override(cfg, "kernel_aware.components=5")
+    config_mod.set_override(cfg, f"meta.init_weights={os.path.join(cfg.run_dir, 'meta', 'final.weights.h5')}")
+    with pytest.raises(InputError, match="kernel code maps"):
+        initial_params(cfg, cfg.run_dir, "meta")
+
+
+def test_default_weights_follow_the_card(monkeypatch):
+    from mzsr_tf import weights
+
+    real = weights.index()
+    fake = dict(real, kernel_aware_direct_x2={"scale": 2, "subsampling": "direct", "default_with_kernel": True})
+    monkeypatch.setattr(weights, "index", lambda: fake)
+    assert weights.default_name(2, "direct", blurred=True) == "kernel_aware_direct_x2"
+    assert weights.default_name(2, "direct", blurred=False) == "mzsr_direct_x2"
+    assert weights.default_name(2, "bicubic", blurred=True) == "mzsr_bicubic_x2"
