@@ -151,7 +151,8 @@ class App:
                                          "(×2); g0.2 g2.0 g1.3 gani: the paper's kernels; or your own file",
                                          elem_id="kernel")
                     kernel_file = gr.File(label="kernel file (.npy, .mat or a grayscale image)",
-                                          file_types=[".npy", ".mat", ".png", ".tif", ".tiff"], elem_id="kernel-file")
+                                          file_types=[".npy", ".mat", ".png", ".tif", ".tiff"], height=140,
+                                          elem_id="kernel-file")
                     kernel_view = gr.Image(value=core.kernel_picture(None), label="kernel in use: no blur",
                                            interactive=False, format="png", height=170, elem_id="kernel-view")
                     with gr.Accordion("advanced", open=False):
