@@ -126,13 +126,15 @@ class Page:
                                      "return !!t && !t.classList.contains('hide');")
 
     def run(self, timeout=600):
-        """Presses Upscale; returns (seconds until the new result showed, the status text)."""
+        """Presses Upscale; returns (seconds until the new result showed, the status text, whether the
+        progress indicator was seen running)."""
         before = self.status()
         t0 = time.perf_counter()
         self.d.find_element("css selector", "#run").click()
-        self.wait(30).until(lambda d: self.busy() or self.status() != before)  # the indicator runs
+        self.wait(30).until(lambda d: self.busy() or self.status() != before)
+        seen = self.busy()
         self.wait(timeout).until(lambda d: not self.busy() and "MZSR took" in self.status())
-        return time.perf_counter() - t0, self.status()
+        return time.perf_counter() - t0, self.status(), seen
 
     def slider_sizes(self):
         """(naturalWidth, naturalHeight) of the comparison slider's images."""
@@ -162,7 +164,7 @@ def timing(page, work, failures):
     page.upload(src)
     page.set_kernel("none")
     page.set_steps(10)
-    runs = [page.run()[0] for _ in range(2)]
+    runs = [page.run()[0] for _ in range(2)]  # the page already served one request: TensorFlow is loaded
     print(f"page, 256×256 ×2, 10 steps: {runs[0]:.2f} s, then {runs[1]:.2f} s (click to result shown; "
           f"status: {page.status().splitlines()[0]})")
     cmd = [shutil.which("mzsr-tf") or "mzsr-tf", "upscale", src, os.path.join(work, "cmd.png"), "--steps", "10",
@@ -192,9 +194,10 @@ def main(argv=None):
         page.upload(EXAMPLE)
         page.set_kernel("g2.0")
         page.set_steps(1)
-        seconds, status = page.run()
+        seconds, status, busy = page.run()
         print(f"×2, 1 step, kernel g2.0 on the 160×160 example: result shown {seconds:.2f} s after the click")
         print("status: " + status.replace("\n", " | "))
+        check(busy, "progress indicator shown while it adapts", failures)
         sizes = page.slider_sizes()
         check(len(sizes) == 2 and all(s == [320, 320] for s in sizes), f"slider images 320×320: {sizes}", failures)
         check(re.search(r"MZSR took \d+\.\d\d s \(1 step\(s\)\) with weights mzsr_direct_x2", status) is not None,

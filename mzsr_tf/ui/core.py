@@ -176,7 +176,11 @@ def kernel_picture(k, size=150):
 
 
 def kernel_label(choice, k):
-    """The kernel in use, in words."""
+    """The kernel in use, in words.
+
+    Args:
+      choice: the page's kernel choice; k: the kernel array in use, or None.
+    """
     if k is None:
         return "no blur"
     side = "×".join(map(str, k.shape))
@@ -190,6 +194,10 @@ def to_view(a, spec):
     Input and results go through the same mapping, so bicubic and MZSR are shown
     alike: RGB as is, gray replicated, RGBA without its alpha, data arrays by their
     first channel in the input's range.
+
+    Args:
+      a: the input or a result (H×W or H×W×C, the input's dtype).
+      spec: the input's :class:`~mzsr_tf.arrays.Spec` from :func:`mzsr_tf.arrays.to_unit`.
     """
     x = np.asarray(a, np.float64)
     x = x[..., None] if x.ndim == 2 else x
@@ -199,7 +207,11 @@ def to_view(a, spec):
 
 
 def output_name(name, scale):
-    """The download's file name: the input's stem (safe characters only), ``_x2``, and the format that keeps its depth."""
+    """The download's file name: the input's stem (safe characters only), ``_x2``, and the format that keeps its depth.
+
+    Args:
+      name: the uploaded file's name (never used as a path); scale: 2 or 4.
+    """
     from ..commands.upscale import output_extension
 
     stem = re.sub(r"[^A-Za-z0-9._-]+", "_", os.path.splitext(os.path.basename(name))[0]).strip("._")[:80] or "image"
@@ -213,6 +225,11 @@ def weights_in_use(x, spec, scale, subsampling, kernel, weights):
     scale, the subsampling, whether there is a kernel, and JPEG traces in the pixels);
     the page passes the name it gets here to :func:`mzsr_tf.upscale`, so the name shown
     is the one used.
+
+    Args:
+      x, spec: the input from :func:`mzsr_tf.arrays.to_unit`.
+      scale, subsampling: the run's; kernel: the kernel array in use, or None.
+      weights: the page's choice (None, '' or 'default' for the shipped default).
     """
     from .. import methods
 
@@ -305,7 +322,11 @@ def process(path, name, scale=2, kernel_choice=NO_KERNEL, steps=DEFAULT_STEPS, s
 
 
 def summary(result, scale, steps, name):
-    """The status line shown under the comparison (Markdown)."""
+    """The status line shown under the comparison (Markdown).
+
+    Args:
+      result: a :class:`Result`; scale, steps: as asked; name: the input's name.
+    """
     h, w = result.sr.shape[:2]
     lines = [f"**{name}** ×{scale} → {w}×{h} {result.sr.dtype}: MZSR took **{result.seconds:.2f} s** "
              f"({steps} step(s)) with weights **{result.weights}**; kernel: {result.kernel_label}."]
