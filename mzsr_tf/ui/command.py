@@ -69,8 +69,11 @@ def main(argv=None):
     limits = core.Limits(max_upload_bytes=args.max_upload_mb * 1_000_000, max_pixels=args.max_pixels)
     demo = build(limits, args.concurrency)
     try:
-        demo.launch(server_name=args.host, server_port=args.port, max_file_size=limits.max_upload_bytes,
-                    show_error=False, inbrowser=False)
+        # quiet: Gradio's own banner suggests share=True, a tunnel this command does not offer
+        _, url, _ = demo.launch(server_name=args.host, server_port=args.port, max_file_size=limits.max_upload_bytes,
+                                show_error=False, inbrowser=False, quiet=True, prevent_thread_lock=True)
     except OSError as e:  # port in use, address not on this machine
         raise InputError(f"cannot listen on {args.host}:{args.port} ({e})") from None
+    print(f"mzsr-tf ui: open {url} in a browser (Ctrl+C stops it)", flush=True)
+    demo.block_thread()  # until Ctrl+C, which closes the server
     return 0
