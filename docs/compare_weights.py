@@ -24,12 +24,16 @@ PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field")
 CROP = 256
 
 
-def kernels(scale):
-    from mzsr_tf.kernels import gaussian_kernel_np, random_kernel_np
+def kernels(scale, wide=False):
+    """The comparison kernels; ``wide`` adds kernels outside p(k) (λ < 1, no blur) and a steep anisotropic one."""
+    from mzsr_tf.kernels import delta_kernel, gaussian_kernel_np, random_kernel_np
 
     out = {f"iso {v:g}": gaussian_kernel_np(v, v, 0.0) for v in (1.0, 1.3, 2.0)}
     for seed in (11, 12):
         out[f"p(k) #{seed}"] = random_kernel_np(scale, np.random.default_rng(seed))
+    if wide:
+        out.update({"iso 0.3": gaussian_kernel_np(0.3, 0.3, 0.0), "iso 0.6": gaussian_kernel_np(0.6, 0.6, 0.0),
+                    "ani 4.5/0.8": gaussian_kernel_np(4.5, 0.8, 1.1), "none": delta_kernel()})
     return out
 
 
@@ -39,6 +43,9 @@ def main(argv=None):
     ap.add_argument("--subsampling", choices=("direct", "bicubic"), default="direct")
     ap.add_argument("--scale", type=int, default=2)
     ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--wide", action="store_true",
+                    help="also kernels outside p(k): variance 0.3 and 0.6, no blur (a delta kernel given as "
+                    "the kernel) and an anisotropic 4.5/0.8 (for kernel-aware weights, told every kernel)")
     a = ap.parse_args(argv)
     import skimage.data
     from keras import ops
@@ -47,7 +54,7 @@ def main(argv=None):
     from mzsr_tf.degrade import degrade
     from mzsr_tf.metrics import psnr
 
-    ks = kernels(a.scale)
+    ks = kernels(a.scale, a.wide)
     res = {w: {k: [] for k in ks} for w in a.weights}
     for name in PHOTOS:
         im = getattr(skimage.data, name)()[..., :3]

@@ -156,7 +156,7 @@ def _arguments(params, lr, kernel, step_sizes):
 def _compiled(fn, scale, subsampling, compute_dtype, kernel_pca=None):
     """``fn`` compiled; with a kernel basis it takes (mean, basis) too and projects the kernel in the graph."""
     size = kernel_pca and grid_size(kernel_pca)
-    key = (fn.__name__, int(scale), subsampling, compute_dtype or "float32", size)
+    key = (fn.__name__, int(scale), subsampling, compute_dtype or "float32") + ((size,) if size else ())
     if kernel_pca is None:
         return backend.cached_compile(key, lambda: lambda p, x, k, a, n: fn(p, x, k, a, n, int(scale), subsampling,
                                                                              compute_dtype))
@@ -203,7 +203,7 @@ def upscale_sr(params, lr, scale, compute_dtype=None, code=None):
     Args:
       code: the kernel's code [t] for a kernel-aware network (``kernel_code.code_for``), else None.
     """
-    key = ("upscale_with", int(scale), compute_dtype or "float32", code is not None)
+    key = ("upscale_with", int(scale), compute_dtype or "float32") + (() if code is None else ("code",))
     if code is None:
         fn = backend.cached_compile(key, lambda: lambda p, x: upscale_with(p, x, int(scale), compute_dtype))
         return fn([_as_tensor(p) for p in params], ops.convert_to_tensor(lr, "float32"))
