@@ -176,6 +176,13 @@ def test_weights_load_once_per_process(uploads):
     assert methods._PARAMS.keys() == before.keys() and all(methods._PARAMS[k] is v for k, v in before.items())
 
 
+def test_warm_up_loads_the_default_weights():
+    from mzsr_tf import methods
+
+    assert core.warm_up() > 0
+    assert any(os.path.basename(key[0]).startswith("pretrain_x2.") for key in methods._PARAMS)
+
+
 def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -1,11 +1,13 @@
 """``mzsr-tf ui`` / ``python -m mzsr_tf.ui``: start the page on this machine.
 
     mzsr-tf ui [--port 7860] [--host 127.0.0.1] [--max-upload-mb 50] [--max-pixels N] [--concurrency 2]
+               [--no-warm-up]
 
 It listens on 127.0.0.1 (this machine only) unless ``--host`` says otherwise.
 """
 import argparse
 import sys
+import threading
 
 from ..cli import guarded
 from ..errors import InputError
@@ -43,6 +45,8 @@ def build_parser():
                    help="largest image in pixels, H·W (default %(default)s = 2048²; the command tiles any size)")
     p.add_argument("--concurrency", type=_positive, default=2, metavar="N",
                    help="requests computed at once; more wait in the queue (default 2)")
+    p.add_argument("--no-warm-up", dest="warm_up", action="store_false",
+                   help="do not start TensorFlow and compile in the background at start-up (the first request then does)")
     p.add_argument("--version", action="store_true", help="print the version and exit")
     return p
 
@@ -62,6 +66,13 @@ def build(limits=None, concurrency=2):
     return App(limits=limits, concurrency=concurrency).build()
 
 
+def _warm_up():
+    try:
+        core.warm_up()
+    except Exception as e:  # the page works without it; the first request then starts TensorFlow itself
+        print(f"note: warm-up failed ({type(e).__name__}: {e}); the first request starts TensorFlow", file=sys.stderr)
+
+
 @guarded
 def main(argv=None):
     """Starts the page and serves until interrupted; returns 0 (2 for bad arguments or a busy port)."""
@@ -75,5 +86,7 @@ def main(argv=None):
     except OSError as e:  # port in use, address not on this machine
         raise InputError(f"cannot listen on {args.host}:{args.port} ({e})") from None
     print(f"mzsr-tf ui: open {url} in a browser (Ctrl+C stops it)", flush=True)
+    if args.warm_up:
+        threading.Thread(target=_warm_up, daemon=True).start()
     demo.block_thread()  # until Ctrl+C, which closes the server
     return 0

@@ -321,6 +321,21 @@ def process(path, name, scale=2, kernel_choice=NO_KERNEL, steps=DEFAULT_STEPS, s
                   seconds=seconds, path=out, notes=notes)
 
 
+def warm_up():
+    """Starts TensorFlow, loads the ×2 default weights and compiles the graphs on a tiny image.
+
+    The page calls it in the background when it starts, so that the first person's
+    request does not pay TensorFlow's start-up (about 10 s on 2 cores). Returns the seconds taken.
+    """
+    from .. import upscale
+
+    t0 = time.perf_counter()
+    tiny = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    upscale(tiny, scale=2, method="bicubic")
+    upscale(tiny, scale=2, steps=1)
+    return time.perf_counter() - t0
+
+
 def summary(result, scale, steps, name):
     """The status line shown under the comparison (Markdown).
 
