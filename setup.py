@@ -45,6 +45,10 @@ setup(
         "jax": ["jax[cpu]==0.10.2"],
         "beam": BEAM,
         "photos": PHOTOS,
+        # NVIDIA GPUs: TF's CUDA 12 build; onnxruntime-gpu 1.31.1 is built for CUDA 13 and brings its own CUDA 13
+        # runtime and cuDNN through its extras (pip resolves both sets side by side). Same version as the CPU
+        # onnxruntime pin, whose files it shares: docs/speed.md says how to make the GPU build's the ones in place.
+        "gpu": ["tensorflow[and-cuda]==2.21.0", "onnxruntime-gpu[cuda,cudnn]==1.31.1"],
     },
     entry_points={"console_scripts": ["mzsr-tf=mzsr_tf.cli:main"]},
 )

@@ -3,6 +3,9 @@
 Everything numeric in the package is written with ``keras.ops``; only taking a
 gradient and compiling a function differ between TensorFlow and JAX.
 """
+import contextlib
+import threading
+
 import keras
 
 NAME = keras.backend.backend()
@@ -76,14 +79,86 @@ def conv_same(x, w):
     padded to the same row length). The gradients of both are again forward
     convolutions, so second-order MAML runs on fast ops too.
 
-    That wins for one large image (adaptation: 0.5x the kernel gradient's time,
-    0.3x the input gradient's at 256²); on batches of small patches TensorFlow's
-    kernels, which split the work by image, are as fast or faster, so a batch
-    dimension known to be above 1 (training) keeps them.
+    That wins for one large image on some CPUs (AVX2: 0.5x the kernel gradient's
+    time, 0.3x the input gradient's at 256²) and loses on others (an AVX-512
+    EPYC with oneDNN: 1.4x and 1.2x), so batch-1 float32 convolutions take the
+    path :func:`conv_grad` names, measured on the machine. On batches of small
+    patches TensorFlow's kernels, which split the work by image, are as fast
+    or faster, so a batch dimension known to be above 1 (training) keeps them.
     """
-    if NAME != "tensorflow" or x.dtype != tf.float32 or (x.shape[0] or 1) > 1:
+    if NAME != "tensorflow" or x.dtype != tf.float32 or (x.shape[0] or 1) > 1 or conv_grad() != "custom":
         return keras.ops.conv(x, w, strides=1, padding="same")
     return _conv_same_tf(x, w)
+
+
+CONV_GRADS = ("tf", "custom")
+_GRAD = {"forced": None, "set": None, "resolved": None}
+
+
+def conv_grad():
+    """The gradient path of batch-1 float32 convolutions under TF: 'tf' (its kernels) or 'custom'.
+
+    Read when a graph is traced. Precedence: :func:`conv_grad_forced`,
+    :func:`set_conv_grad`, the ``MZSR_TF_CONV_GRAD`` environment variable, the
+    cached calibration, a new calibration (:mod:`mzsr_tf.speed.calibrate`).
+    """
+    path = _GRAD["forced"] or _GRAD["set"] or _GRAD["resolved"]
+    if path:
+        return path
+    from .speed import calibrate
+
+    if tf.executing_eagerly():
+        _GRAD["resolved"] = calibrate.resolve()[0]
+        return _GRAD["resolved"]
+    # A first trace from inside another graph (a SavedModel export, say): the calibration's own
+    # graphs and tapes must run eagerly, and a new thread starts with a fresh eager context and
+    # no tapes (tf.init_scope would pause tapes, leaving the calibration without gradients).
+    out = {}
+
+    def run():
+        try:
+            out["choice"] = calibrate.resolve()[0]
+        except Exception as e:  # noqa: BLE001 - re-raised in the caller's thread
+            out["error"] = e
+
+    worker = threading.Thread(target=run, name="mzsr-tf-calibrate")
+    worker.start()
+    worker.join()
+    if "error" in out:
+        raise out["error"]
+    _GRAD["resolved"] = out["choice"]
+    return _GRAD["resolved"]
+
+
+if NAME == "tensorflow":
+    # Called while tracing: AutoGraph must not rewrite the calibration it may start.
+    conv_grad = tf.autograph.experimental.do_not_convert(conv_grad)
+
+
+def set_conv_grad(path):
+    """Overrides the calibrated gradient path for this process ('tf', 'custom'; None: back to the calibration).
+
+    Compiled functions of :func:`cached_compile` are dropped so that the next call traces with the new path.
+
+    Raises:
+      InputError: an unknown path.
+    """
+    if path is not None and path not in CONV_GRADS:
+        from .errors import InputError
+
+        raise InputError(f"conv grad path must be one of {', '.join(CONV_GRADS)} or None, got {path!r}")
+    _GRAD["set"], _GRAD["resolved"] = path, None
+    _CACHE.clear()
+
+
+@contextlib.contextmanager
+def conv_grad_forced(path):
+    """Within the block, graphs traced take ``path`` whatever is set or cached (calibration, tests)."""
+    saved, _GRAD["forced"] = _GRAD["forced"], path
+    try:
+        yield
+    finally:
+        _GRAD["forced"] = saved
 
 
 def _flipped(w):
@@ -138,6 +213,8 @@ def cached_compile(key, make):
     """
     fn = _CACHE.get(key)
     if fn is None:
+        if NAME == "tensorflow":
+            conv_grad()  # calibrates here, eagerly, on a machine's first adaptation (a bad env var fails here too)
         fn = _CACHE[key] = _relaxed(make()) if NAME == "tensorflow" else jax.jit(make())
     return fn
 

@@ -19,10 +19,11 @@ COMMANDS = {
     "estimate": "estimate the blur kernel of LR images (blind SR) and the blind evaluation",
     "batch": "upscale whole collections with Apache Beam (local, Dataflow, Flink)",
     "ui": "a local web page to upscale on (needs the [ui] extra)",
+    "info": "CPU features, versions, and the speed choices made for this machine",
 }
 
 # Commands whose module is not ``mzsr_tf.NAME`` (that name is the Python API's function).
-MODULES = {"upscale": "mzsr_tf.commands.upscale"}
+MODULES = {"upscale": "mzsr_tf.commands.upscale", "info": "mzsr_tf.speed.info"}
 
 
 def guarded(main):
