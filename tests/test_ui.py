@@ -191,6 +191,7 @@ def _free_port():
 
 def test_real_server_two_clients_at_once(tmp_path):
     """The launched page over HTTP: two clients at once, each gets its own image; errors arrive as one line."""
+    import httpx
     from gradio_client import Client, handle_file
     from PIL import Image
 
@@ -218,6 +219,14 @@ def test_real_server_two_clients_at_once(tmp_path):
         with pytest.raises(Exception) as e:
             clients[0].predict(handle_file(str(bad)), *args, api_name="/upscale")
         assert str(e.value) == "oops.png: not an image (or a format Pillow cannot read)"
+        # over HTTP as any program could send it: a large upload is refused while it arrives,
+        # and a server path in a request is never read
+        assert httpx.post(url + "gradio_api/upload", files={"files": ("big.npy", b"\0" * (2 << 20))}).status_code == 413
+        fake = {"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}}
+        r = httpx.post(url + "gradio_api/call/upscale", json={"data": [fake, *args]})
+        with httpx.stream("GET", url + f"gradio_api/call/upscale/{r.json()['event_id']}", timeout=60) as events:
+            reply = "".join(events.iter_text())
+        assert "event: error" in reply and "root:" not in reply
     finally:
         demo.close()
 
