@@ -37,7 +37,7 @@ def main():
     from PIL import Image
 
     from mzsr_tf.evaluate.figure3 import psnr_curve
-    from mzsr_tf.model import get_params
+    from mzsr_tf.model import get_params, kernel_pca_of
     from mzsr_tf.scenarios import get_scenario
     from mzsr_tf.weights import load_model, step_sizes
 
@@ -49,8 +49,9 @@ def main():
         name, optimizer, rate = (entry.split(":") + ["", ""])[:3]
         rate = float(rate) if rate else args.adam_rate
         sizes = step_sizes(name, args.max_steps, sc.subsampling, sc.scale)  # the weights' own, as upscale uses
-        c = psnr_curve(get_params(load_model(name)), hrs, sc, args.max_steps, step_sizes=sizes,
-                       optimizer=optimizer or "gd", adam_rate=rate).mean(0)
+        model = load_model(name)
+        c = psnr_curve(get_params(model), hrs, sc, args.max_steps, step_sizes=sizes,
+                       optimizer=optimizer or "gd", adam_rate=rate, kernel_pca=kernel_pca_of(model)).mean(0)
         label = f"{name} (Adam {rate:g})" if optimizer == "adam" else f"{name} (GD)"
         curves[label] = c.tolist()
         print(label, " ".join(f"{v:.2f}" for v in c), flush=True)

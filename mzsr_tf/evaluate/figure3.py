@@ -11,13 +11,15 @@ import numpy as np
 from keras import ops
 
 from ..adapt import adapted_params, step_size_schedule, upscale_sr
+from ..kernel_code import code_for
 from ..metrics import psnr
 from ..scenarios import get_scenario, make_lr, to_uint8
 
 OPTIMIZERS = ("gd", "adam")
 
 
-def psnr_curve(params, hr_images, scenario, max_steps, step_sizes=None, optimizer="gd", adam_rate=1e-4):
+def psnr_curve(params, hr_images, scenario, max_steps, step_sizes=None, optimizer="gd", adam_rate=1e-4,
+               kernel_pca=None):
     """PSNR (Y, border s) after 0..max_steps adaptation steps for each image.
 
     Args:
@@ -28,12 +30,15 @@ def psnr_curve(params, hr_images, scenario, max_steps, step_sizes=None, optimize
       step_sizes: per-step sizes for ``gd`` (default: the reference schedule of the scenario's model).
       optimizer: 'gd' (Algorithm 2) or 'adam' (the paper's baselines).
       adam_rate: Adam's learning rate (``adam`` only).
+      kernel_pca: (mean, basis) of a kernel-aware network (``gd`` only), else None.
 
     Returns:
       float array [len(hr_images), max_steps + 1].
     """
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
+    if kernel_pca is not None and optimizer != "gd":
+        raise ValueError("a kernel-aware network's curve is Algorithm 2's (optimizer 'gd')")
     sc = get_scenario(scenario) if isinstance(scenario, str) else scenario
     s = sc.scale
     sizes = step_sizes or step_size_schedule(max_steps, sc.subsampling, s)
@@ -42,21 +47,22 @@ def psnr_curve(params, hr_images, scenario, max_steps, step_sizes=None, optimize
     for i, hr in enumerate(hr_images):
         hr_c, lr_u8 = make_lr(hr, sc)
         lr = lr_u8[None].astype(np.float32) / 255.0
-        step = _gd_steps(params, lr, s, kernel, sc.subsampling, sizes) if optimizer == "gd" else \
+        step = _gd_steps(params, lr, s, kernel, sc.subsampling, sizes, kernel_pca) if optimizer == "gd" else \
             _adam_steps(params, lr, s, kernel, sc.subsampling, adam_rate)
+        code = code_for(kernel_pca, kernel)
         for n in range(max_steps + 1):
             fast = next(step)
-            sr = to_uint8(np.asarray(ops.convert_to_numpy(upscale_sr(fast, lr, s)))[0])
+            sr = to_uint8(np.asarray(ops.convert_to_numpy(upscale_sr(fast, lr, s, code=code)))[0])
             out[i, n] = psnr(sr, hr_c, crop_border=s, y_channel=True)
     return out
 
 
-def _gd_steps(params, lr, scale, kernel, subsampling, sizes):
+def _gd_steps(params, lr, scale, kernel, subsampling, sizes, kernel_pca=None):
     """Yields the weights after 0, 1, 2, ... Algorithm-2 steps."""
     fast = list(params)
     yield fast
     for size in sizes:
-        fast = adapted_params(fast, lr, scale, kernel, subsampling, [size])
+        fast = adapted_params(fast, lr, scale, kernel, subsampling, [size], kernel_pca=kernel_pca)
         yield fast
 
 
