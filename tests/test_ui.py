@@ -52,7 +52,8 @@ def test_process_is_the_api_and_keeps_8_bit(tmp_path):
     assert os.path.basename(r.path) == "photo_x2.png"
     np.testing.assert_array_equal(read_array(r.path)[0], r.sr)
     assert r.view_sr.dtype == np.uint8 and r.view_sr.shape == (64, 80, 3)
-    assert "96×80" not in core.summary(r, 2, 1, "photo.png") and "80×64" in core.summary(r, 2, 1, "photo.png")
+    text = core.summary(r, 2, 1, "photo.png")
+    assert "→ 80×64 uint8" in text and "**pretrain_x2**" in text  # width × height, as the command says sizes
 
 
 def test_16_bit_png_stays_16_bit_and_npy_stays_npy(tmp_path):
