@@ -1,4 +1,4 @@
-"""The README's real-photo figure: a public-domain photo upscaled ×2 as it is, three ways, and the estimated kernel.
+"""The docs' real-photo figure (README and docs/index.md): a public-domain photo upscaled ×2 as it is, three ways, and the estimated kernel.
 
     python docs/real_photo.py [--photo rocket] [--box 242,95,160] [--show 80] [--out docs/real_photo.png]
         [--save-input rocket_crop.png]
@@ -16,7 +16,7 @@ and the middle ``--show`` × ``--show`` LR pixels of each result are drawn side 
 (pixels enlarged 2× more, nearest neighbour, so the upscalers' differences are visible),
 with the kernel the estimator found. There is no ground truth, so nothing is measured
 here; ``bench/real_photos.py`` measures. ``--save-input`` writes the region as a PNG, so
-the same results come from ``python -m mzsr_tf.upscale`` (see the README).
+the same results come from ``python -m mzsr_tf.upscale`` (docs/guide/photos.md).
 """
 import argparse
 import os

@@ -32,7 +32,7 @@ MIN_MAX_MEMORY = 64 << 20  # below this not even one 128×128 crop fits
 RECEPTIVE_HR = 8  # 8 conv 3×3 layers: an HR pixel sees 8 HR pixels each side
 RESIZE_SUPPORT = 2  # bicubic (support 4): an ILR pixel mixes LR pixels within 2 each side
 CROP_SIDE = 128  # LR pixels a side of an adaptation crop (ZSSR's crop size)
-MAX_CROPS = 16  # more crops than this adds time, not quality (see README "Large images")
+MAX_CROPS = 16  # more crops than this adds time, not quality (docs/guide/large-images.md)
 MIN_TILE = 16  # smallest tile core side, LR pixels
 
 

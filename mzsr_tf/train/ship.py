@@ -2,7 +2,7 @@
 
 ``python -m mzsr_tf.train.ship training/mzsr_direct_x2/meta mzsr_direct_x2 --kind meta``
 copies ``final.weights.h5`` into the package and records in ``index.json``
-what the README's model card reports: scale, subsampling, data, steps,
+what the model card (docs/model-card.md) reports: scale, subsampling, data, steps,
 hardware, wall-clock hours (read from the run's TensorBoard events, summed
 over resumed chunks), whether unblurred inputs were trained on, and the
 test-time step sizes that go with the weights (``--step-sizes``).

@@ -2,7 +2,7 @@
 
 Files are Keras ``.weights.h5`` (read by both backends, no network needed).
 ``index.json`` beside them records, per name, scale, subsampling and how they
-were trained (the model card in the README is generated from the same facts).
+were trained (the model card, docs/model-card.md, reports the same facts).
 """
 import json
 import os
