@@ -1,4 +1,4 @@
-"""The docs' real-photo figure (README and docs/index.md): a public-domain photo upscaled ×2 as it is, three ways, and the estimated kernel.
+"""The docs' real-photo figure (docs/guide/photos.md): a public-domain photo upscaled ×2 as it is, three ways, and the estimated kernel.
 
     python docs/real_photo.py [--photo rocket] [--box 242,95,160] [--show 80] [--out docs/real_photo.png]
         [--save-input rocket_crop.png]
