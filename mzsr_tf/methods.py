@@ -185,7 +185,9 @@ def _zero_shot(lr, options, ensemble):
     from . import tiling
     from .adapt import adapted_params, zero_shot_sr
     from .ensemble import super_resolve, zero_shot_sr_ensemble
+    from .speed.precision import default_compute_dtype
 
+    options = dataclasses.replace(options, compute_dtype=options.compute_dtype or default_compute_dtype())
     params, kernel_pca, x, sizes = _mzsr_inputs(lr, options)
     s, args = options.scale, (options.kernel, options.subsampling, sizes, options.compute_dtype)
     p = tiling.plan(lr.shape[0], lr.shape[1], s, options.max_memory)

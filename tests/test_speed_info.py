@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from mzsr_tf import backend
+from mzsr_tf.errors import InputError
 from mzsr_tf.speed import calibrate, cpu, precision
 
 CPUINFO = """processor\t: 0
@@ -27,27 +28,67 @@ def test_cpu_model_and_flags_from_cpuinfo():
     assert cpu.cpu_flags("") == set() and cpu.cpu_model("")  # no /proc/cpuinfo: a name from platform
 
 
-def test_precision_default_is_float32_on_both_kinds_while_nothing_is_adopted():
-    """bfloat16 only for measured parts, only where native; today no part held 0.02 dB."""
-    for flags in (cpu.cpu_flags(CPUINFO), cpu.cpu_flags(AVX2_ONLY)):
-        assert [precision.default_compute_dtype(p, flags) for p in precision.PARTS] == [None, None]
-    assert "moved PSNR" in precision.describe(cpu.cpu_flags(CPUINFO))
-    assert "emulated" in precision.describe(cpu.cpu_flags(AVX2_ONLY))
-    with pytest.raises(ValueError):
-        precision.default_compute_dtype("everything")
+def test_precision_default_is_bfloat16_only_where_native():
+    assert precision.default_compute_dtype(cpu.cpu_flags(CPUINFO), environ={}) == "bfloat16"
+    assert precision.default_compute_dtype(cpu.cpu_flags(AVX2_ONLY), environ={}) is None
+    assert "emulated" in precision.describe(cpu.cpu_flags(AVX2_ONLY), environ={})
+    assert precision.describe(cpu.cpu_flags(CPUINFO), environ={}).startswith("bfloat16 by default")
 
 
-def test_precision_rule_adopts_only_where_native(monkeypatch):
-    monkeypatch.setattr(precision, "ADOPTED", ("upscale",))
-    assert precision.default_compute_dtype("upscale", cpu.cpu_flags(CPUINFO)) == "bfloat16"
-    assert precision.default_compute_dtype("adapt", cpu.cpu_flags(CPUINFO)) is None
-    assert precision.default_compute_dtype("upscale", cpu.cpu_flags(AVX2_ONLY)) is None
+@pytest.mark.parametrize("value, native, emulated", [("float32", None, None), ("bfloat16", "bfloat16", "bfloat16"),
+                                                     ("AUTO", "bfloat16", None), ("", "bfloat16", None)])
+def test_precision_environment_overrides_the_cpu_rule(value, native, emulated):
+    env = {precision.ENV_PRECISION: value}
+    assert precision.default_compute_dtype(cpu.cpu_flags(CPUINFO), env) == native
+    assert precision.default_compute_dtype(cpu.cpu_flags(AVX2_ONLY), env) == emulated
+
+
+def test_bad_precision_value_is_one_input_error():
+    with pytest.raises(InputError, match="MZSR_TF_PRECISION must be one of float32, bfloat16 or auto, got 'half'"):
+        precision.default_compute_dtype(environ={precision.ENV_PRECISION: "half"})
+
+
+def test_default_precision_reaches_the_method_and_an_explicit_dtype_wins(monkeypatch):
+    """methods' mzsr takes the default when Options.compute_dtype is None: bf16 output differs, float32 matches."""
+    from mzsr_tf import methods
+
+    rng = np.random.default_rng(2)
+    lr = np.clip(np.kron(rng.random((5, 5, 3)), np.ones((6, 6, 1))), 0, 1).astype(np.float32)
+    run = lambda dtype: methods.get("mzsr").run(lr, methods.Options(steps=1, compute_dtype=dtype))  # noqa: E731
+    monkeypatch.setenv(precision.ENV_PRECISION, "float32")
+    f32 = run(None)
+    np.testing.assert_array_equal(run("float32"), f32)
+    monkeypatch.setenv(precision.ENV_PRECISION, "bfloat16")
+    bf16 = run(None)
+    np.testing.assert_array_equal(run("bfloat16"), bf16)
+    assert 0 < np.abs(bf16 - f32).max() < 0.02
+    np.testing.assert_array_equal(run("float32"), f32)  # an explicit dtype beats the environment
+    monkeypatch.setenv(precision.ENV_PRECISION, "half")
+    with pytest.raises(InputError, match="MZSR_TF_PRECISION"):
+        run(None)
+
+
+def test_bfloat16_forward_reads_the_float32_ilr():
+    """A first layer of differences sees detail below bfloat16's step at 0.5 (2^-9): it must run in float32."""
+    from mzsr_tf.model import forward
+
+    rng = np.random.default_rng(4)
+    x = (0.5 + 1e-3 * rng.standard_normal((1, 8, 9, 3))).astype(np.float32)
+    w = np.zeros((3, 3, 3, 3), np.float32)
+    for c in range(3):
+        w[1, 1, c, c], w[1, 0, c, c] = 1.0, -1.0  # x[j] - x[j-1]: about 1e-3, far below the ILR's bf16 step
+    params = [w, np.zeros(3, np.float32)]
+    f32, bf16 = (np.asarray(forward(params, x, d)) for d in (None, "bfloat16"))
+    # Inside (column 0 sees the zero padding: x itself, ~0.5) only the differences' own rounding remains.
+    assert np.abs(bf16 - f32)[:, :, 1:].max() < 2e-5
+    assert not np.array_equal(bf16, f32)
 
 
 @pytest.fixture
 def cache(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     monkeypatch.delenv(calibrate.ENV_CONV_GRAD, raising=False)
+    monkeypatch.delenv(precision.ENV_PRECISION, raising=False)
     return tmp_path
 
 
@@ -73,7 +114,7 @@ def test_info_prints_cpu_versions_and_the_cached_choice(cache, capsys):
     assert "conv gradient path: custom (cached)" in out
     assert "tf 61.0 ms median (best 60.0, 3 runs), custom 48.5 ms median (best 47.0, 3 runs)" in out
     assert calibrate.cache_path(key) in out
-    assert "precision: upscale float32, adapt float32" in out
+    assert f"precision: {'bfloat16' if cpu.native_bf16() else 'float32'} by default" in out
 
 
 @pytest.mark.skipif(backend.NAME != "tensorflow", reason="the gradient paths are TensorFlow's")

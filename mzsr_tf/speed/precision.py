@@ -1,42 +1,64 @@
-"""The default precision: which parts of zero-shot SR run in bfloat16 when the caller asks for none.
+"""The default precision of zero-shot SR when the caller asks for none: float32 or bfloat16.
 
-bfloat16 is adopted for a part only on CPUs that do it natively (``avx512_bf16``
-or ``amx_bf16``; elsewhere TensorFlow emulates it, 10-40x slower than float32)
-and only where ``bench/precision_quality.py`` measured it to move PSNR by less
-than 0.02 dB at 0, 1 and 10 steps on held-out photos. The measurement
-(docs/speed.md) found no such part: the final pass alone moved the photos'
-mean PSNR by up to -0.036 dB at 10 steps, the adaptation up to +0.15 dB
-(different, not worse) at 1 step. So ``ADOPTED`` is empty and float32 stays
-the default everywhere; ``compute_dtype='bfloat16'`` (``--compute-dtype
-bfloat16``) still opts in, for about 1.7x speed on native-bf16 CPUs.
+bfloat16 is the default only on CPUs that do it natively (``avx512_bf16`` or
+``amx_bf16``; elsewhere TensorFlow emulates it, 10-40x slower than float32),
+and only for the parts ``bench/precision_quality.py`` measured to move PSNR by
+less than 0.02 dB at 0, 1 and 10 steps on held-out photos. With the network's
+first layer kept in float32 (:func:`mzsr_tf.model.forward`) both parts held:
+adaptation and final pass in bfloat16 moved the photos' mean PSNR by at most
+0.0044 dB (docs/speed.md). Rounding the ILR itself to bfloat16 had cost
+0.02-0.04 dB.
+
+``MZSR_TF_PRECISION`` (``float32``, ``bfloat16`` or ``auto``) overrides the
+choice for every call that gives no ``compute_dtype``; a ``compute_dtype``
+argument (``--compute-dtype``) that is not None wins over both.
 """
+import os
+
+from ..errors import InputError
 from . import cpu
 
-PARTS = ("upscale", "adapt")  # the final pass; the adaptation's forward and gradient
-ADOPTED = ()  # parts measured to hold PSNR within 0.02 dB in bfloat16 (none, see the module docstring)
-MEASURED = "final pass -0.036 dB, adaptation +0.15 dB, both -0.055 dB (mean over 4 photos, worst kernel and steps)"
+ENV_PRECISION = "MZSR_TF_PRECISION"
+CHOICES = ("float32", "bfloat16")
+ADOPTED = ("adapt", "upscale")  # parts measured to hold PSNR within 0.02 dB in bfloat16 (both)
+MEASURED = "at most 0.0044 dB on the mean of 4 held-out photos at 0, 1 and 10 steps, 2 kernels"
 
 
-def default_compute_dtype(part, flags=None):
-    """The compute dtype of ``part`` when the caller gives none: None (float32) or 'bfloat16'.
+def env_precision(environ=None):
+    """The precision ``MZSR_TF_PRECISION`` names, or None for 'auto' / unset.
+
+    Raises:
+      InputError: any other value.
+    """
+    value = (os.environ if environ is None else environ).get(ENV_PRECISION, "").strip().lower()
+    if value in ("", "auto"):
+        return None
+    if value not in CHOICES:
+        raise InputError(f"{ENV_PRECISION} must be one of {', '.join(CHOICES)} or auto, got {value!r}")
+    return value
+
+
+def default_compute_dtype(flags=None, environ=None):
+    """The ``compute_dtype`` of a call that gives None: None (float32) or 'bfloat16'.
 
     Args:
-      part: 'upscale' or 'adapt'.
       flags: the CPU's flags (read from /proc/cpuinfo when None).
+      environ: a mapping in place of ``os.environ`` (tests).
     """
-    if part not in PARTS:
-        raise ValueError(f"part must be one of {PARTS}, got {part!r}")
-    return "bfloat16" if part in ADOPTED and cpu.native_bf16(flags) else None
+    forced = env_precision(environ)
+    if forced:
+        return None if forced == "float32" else forced
+    return "bfloat16" if ADOPTED and cpu.native_bf16(flags) else None
 
 
-def describe(flags=None):
-    """One line for ``mzsr-tf info``: the default per part, and why."""
-    native = cpu.native_bf16(flags)
-    parts = ", ".join(f"{p} {default_compute_dtype(p, flags) or 'float32'}" for p in PARTS)
-    if not native:
+def describe(flags=None, environ=None):
+    """One line for ``mzsr-tf info``: the default and why."""
+    dtype = default_compute_dtype(flags, environ) or "float32"
+    if env_precision(environ):
+        why = f"set by {ENV_PRECISION}"
+    elif not cpu.native_bf16(flags):
         why = "bfloat16 is emulated on this CPU"
-    elif not ADOPTED:
-        why = f"bfloat16 is native here but moved PSNR by more than 0.02 dB on held-out photos ({MEASURED})"
     else:
-        why = "bfloat16 where it held PSNR within 0.02 dB on held-out photos"
-    return f"{parts} by default ({why}); compute_dtype='bfloat16' / --compute-dtype bfloat16 opts in"
+        why = f"bfloat16 is native here and held PSNR ({MEASURED}); first layer float32"
+    return (f"{dtype} by default ({why}); {ENV_PRECISION}=float32|bfloat16|auto or compute_dtype= / "
+            "--compute-dtype bfloat16 override it")
