@@ -281,9 +281,9 @@ def main(argv=None):
     print(f"default convolution gradient path: {path} ({source}; {calibrate.cache_path(calibrate.machine_key())})")
     backend.conv_grad()
 
-    from mzsr_tf.commands.upscale import build_parser
+    from mzsr_tf.speed.precision import default_compute_dtype
 
-    default_dtype = build_parser().get_default("compute_dtype") or "float32"
+    default_dtype = default_compute_dtype() or "float32"  # what a call with no compute_dtype runs here
     lr = _test_image(args.hr, args.size)
     cases, params, kernel = _cases(lr, dtypes, step_counts)
     print(f"LR {lr.shape[0]}x{lr.shape[1]} x{SCALE} ({KERNEL}, direct, {WEIGHTS}); keras {keras.__version__} "

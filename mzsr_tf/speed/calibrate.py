@@ -23,8 +23,7 @@ import os
 import tempfile
 import time
 
-from ..errors import InputError
-from . import cpu
+from . import cpu, env_setting
 
 ENV_CONV_GRAD = "MZSR_TF_CONV_GRAD"
 CANDIDATES = ("tf", "custom")
@@ -39,17 +38,8 @@ VERSION = 1  # of the cache record; a record of another version is measured agai
 
 
 def env_choice(environ=None):
-    """The path ``MZSR_TF_CONV_GRAD`` names, or None for 'auto' / unset.
-
-    Raises:
-      InputError: any other value (one line, no traceback, at the command line).
-    """
-    value = (os.environ if environ is None else environ).get(ENV_CONV_GRAD, "").strip().lower()
-    if value in ("", "auto"):
-        return None
-    if value not in CANDIDATES:
-        raise InputError(f"{ENV_CONV_GRAD} must be one of {', '.join(CANDIDATES)} or auto, got {value!r}")
-    return value
+    """The path ``MZSR_TF_CONV_GRAD`` names, or None for 'auto' / unset; InputError for any other value."""
+    return env_setting(ENV_CONV_GRAD, CANDIDATES, environ)
 
 
 def cache_dir(environ=None):

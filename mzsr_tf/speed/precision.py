@@ -13,10 +13,7 @@ adaptation and final pass in bfloat16 moved the photos' mean PSNR by at most
 choice for every call that gives no ``compute_dtype``; a ``compute_dtype``
 argument (``--compute-dtype``) that is not None wins over both.
 """
-import os
-
-from ..errors import InputError
-from . import cpu
+from . import cpu, env_setting
 
 ENV_PRECISION = "MZSR_TF_PRECISION"
 CHOICES = ("float32", "bfloat16")
@@ -25,17 +22,8 @@ MEASURED = "at most 0.0044 dB on the mean of 4 held-out photos at 0, 1 and 10 st
 
 
 def env_precision(environ=None):
-    """The precision ``MZSR_TF_PRECISION`` names, or None for 'auto' / unset.
-
-    Raises:
-      InputError: any other value.
-    """
-    value = (os.environ if environ is None else environ).get(ENV_PRECISION, "").strip().lower()
-    if value in ("", "auto"):
-        return None
-    if value not in CHOICES:
-        raise InputError(f"{ENV_PRECISION} must be one of {', '.join(CHOICES)} or auto, got {value!r}")
-    return value
+    """The precision ``MZSR_TF_PRECISION`` names, or None for 'auto' / unset; InputError for any other value."""
+    return env_setting(ENV_PRECISION, CHOICES, environ)
 
 
 def default_compute_dtype(flags=None, environ=None):
