@@ -15,6 +15,7 @@ from keras import ops
 
 from . import backend
 from .constants import KERNEL_SIZE
+from .kernel_code import with_code
 
 DEPTH = 8
 WIDTH = 64
@@ -37,8 +38,6 @@ class CodeMaps(keras.layers.Layer):
                                      name="kernel_basis")
 
     def call(self, ilr, code):
-        from .kernel_code import with_code
-
         return with_code(ilr, code)
 
     def kernel_pca(self):
