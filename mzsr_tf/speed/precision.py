@@ -6,7 +6,7 @@ and only for the parts ``bench/precision_quality.py`` measured to move PSNR by
 less than 0.02 dB at 0, 1 and 10 steps on held-out photos. With the network's
 first layer kept in float32 (:func:`mzsr_tf.model.forward`) both parts held:
 adaptation and final pass in bfloat16 moved the photos' mean PSNR by at most
-0.0044 dB (docs/speed.md). Rounding the ILR itself to bfloat16 had cost
+0.0045 dB (docs/speed.md). Rounding the ILR itself to bfloat16 had cost
 0.02-0.04 dB.
 
 ``MZSR_TF_PRECISION`` (``float32``, ``bfloat16`` or ``auto``) overrides the
@@ -18,7 +18,7 @@ from . import cpu, env_setting
 ENV_PRECISION = "MZSR_TF_PRECISION"
 CHOICES = ("float32", "bfloat16")
 ADOPTED = ("adapt", "upscale")  # parts measured to hold PSNR within 0.02 dB in bfloat16 (both)
-MEASURED = "at most 0.0044 dB on the mean of 4 held-out photos at 0, 1 and 10 steps, 2 kernels"
+MEASURED = "at most 0.0045 dB on the mean of 4 held-out photos at 0, 1 and 10 steps, 2 kernels"
 
 
 def env_precision(environ=None):
