@@ -184,9 +184,9 @@ def resolve(measure_if_missing=True, environ=None, load_now=None):
     """(choice, source) by precedence: the environment, the cache, a new measurement.
 
     A choice measured on a busy machine (load above the core count) is used
-    until a process starts on a quiet one, which measures again: under
-    contention TensorFlow's oneDNN gradient kernels slowed 8-15x, the custom
-    path 2-4x, so a busy measurement can rank them the other way round.
+    until a process starts on a quiet one, which measures again: on a busy
+    machine fewer rounds fit in the budget and the neighbours' bursts land on
+    one candidate's runs more than the other's.
 
     Args:
       measure_if_missing: calibrate when nothing is cached; else fall back to ``tf``.
