@@ -147,8 +147,9 @@ def upscale(array, scale=2, kernel=None, steps=DEFAULT_STEPS, subsampling=None, 
         on for zssr, with median and back-projection).
       zssr_iters: ZSSR's iteration cap (it may stop earlier at its rate floor).
       seed: ZSSR's random seed, and the seed of the adaptation crops of large images.
-      compute_dtype: None (float32) or 'bfloat16': convolutions in bfloat16,
-        weights float32 (~2x faster on CPUs with bf16 units).
+      compute_dtype: 'float32', or 'bfloat16': convolutions in bfloat16, weights
+        float32 (~2x faster on CPUs with bf16 units); None: bfloat16 where the CPU
+        has native bf16, float32 elsewhere (``MZSR_TF_PRECISION`` overrides).
       max_memory: bytes (or '2G') for the network's activations: larger images
         are upscaled in tiles and adapted on random crops (:mod:`mzsr_tf.tiling`).
       value_range: None (auto), 'minmax', 'LO,HI' or 'pLO,HI' (percentiles) per channel.

@@ -31,7 +31,8 @@ class Options:
       subsampling: 'direct' or 'bicubic'.
       steps: adaptation steps (methods with ``uses_steps``).
       weights: shipped name or ``.weights.h5`` path; None = the shipped default.
-      compute_dtype: None (float32) or 'bfloat16' convolutions.
+      compute_dtype: 'float32' or 'bfloat16' convolutions; None: the machine's default
+        (``speed.precision.default_compute_dtype``: bfloat16 where native, for mzsr).
       zssr_iters: ZSSR's iteration cap.
       zssr_ensemble: ZSSR's own self-ensemble (median + back-projection).
       seed: ZSSR's seed; also the seed of the adaptation crops of large images.

@@ -2,6 +2,9 @@
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# Numerical checks compare against float32 references on every CPU; the machine's precision rule
+# (bfloat16 where native) has tests of its own that set or clear this variable themselves.
+os.environ.setdefault("MZSR_TF_PRECISION", "float32")
 
 import numpy as np
 import pytest

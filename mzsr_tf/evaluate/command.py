@@ -58,7 +58,7 @@ def build_parser():
     p.add_argument("--ensemble", action=argparse.BooleanOptionalAction, default=None, help="8-way geometric self-ensemble (default: on for zssr, as ZSSR does; off for mzsr, as the paper's MZSR)")
     p.add_argument("--zssr-iters", type=int, default=3000, metavar="N", help="ZSSR iteration cap (default 3000; it may stop earlier at its learning-rate floor)")
     p.add_argument("--seed", type=int, default=0, help="ZSSR's seed (default 0)")
-    p.add_argument("--compute-dtype", choices=("float32", "bfloat16"), default="float32", help="precision of the convolutions of mzsr and zssr (weights stay float32; bfloat16 is ~2x faster on CPUs with bf16 units)")
+    p.add_argument("--compute-dtype", choices=("float32", "bfloat16"), default=None, help="precision of the convolutions of mzsr and zssr (weights stay float32); default: as upscale, bfloat16 where the CPU has native bf16, float32 elsewhere (MZSR_TF_PRECISION sets it too)")
     p.add_argument("--table4", action=argparse.BooleanOptionalAction, default=None, help="time each method on a 256x256 LR image (paper's Table 4); default: on when zssr is among the methods")
     return p
 
@@ -120,7 +120,7 @@ def main(argv=None):
         images = images[: args.limit]
     names = [n for n, _, _ in images]
     ctx = EvalContext(weights=args.weights, kernel_size=args.kernel_size, ensemble=args.ensemble, zssr_iters=args.zssr_iters, seed=args.seed,
-                      compute_dtype=None if args.compute_dtype == "float32" else args.compute_dtype)
+                      compute_dtype=args.compute_dtype)
     cols = columns(method_names, list(dict.fromkeys(args.steps)), ctx)
     report = {
         "hr_dir": os.path.basename(os.path.normpath(args.hr_dir)),  # the set, not where it lives
