@@ -39,13 +39,13 @@ def test_api_default_is_bicubic_subsampling_with_pretrained_weights(rgb_uint8):
     assert np.abs(got.astype(int) - old.astype(int)).max() > 10  # not the meta weights' direct run
     with_kernel = mzsr_tf.upscale(rgb_uint8, steps=1, kernel="g2.0")
     np.testing.assert_array_equal(with_kernel, mzsr_tf.upscale(rgb_uint8, steps=1, kernel="g2.0", subsampling="direct",
-                                                               weights="mzsr_direct_x2"))
+                                                               weights="kernel_aware_direct_x2"))
 
 
 @pytest.mark.parametrize("args, expect", [
     ((), "weights pretrain_x2, bicubic subsampling, 1 step(s)"),
-    (("--kernel", "g2.0"), "weights mzsr_direct_x2, direct subsampling, 1 step(s)"),
-    (("--subsampling", "direct"), "weights mzsr_direct_x2, direct subsampling, 1 step(s)"),
+    (("--kernel", "g2.0"), "weights kernel_aware_direct_x2, direct subsampling, 1 step(s)"),
+    (("--subsampling", "direct"), "weights kernel_aware_direct_x2, direct subsampling, 1 step(s)"),
 ])
 def test_command_says_what_it_ran(capsys, tmp_path, png_file, args, expect):
     out = tmp_path / "sr.png"
@@ -89,7 +89,7 @@ def test_jpeg_input_gets_the_photo_weights(tmp_path, capsys):
 
     assert default_name(2, "bicubic", blurred=False, jpeg=True) == "pretrain_photo_x2"
     assert default_name(2, "bicubic", blurred=False, jpeg=False) == "pretrain_x2"
-    assert default_name(2, "direct", blurred=True, jpeg=True) == "mzsr_direct_x2"  # a kernel: never
+    assert default_name(2, "direct", blurred=True, jpeg=True) == "kernel_aware_direct_x2"  # a kernel: never the photo weights
     hr, lr = _jpeg_photo(75)
     got = mzsr_tf.upscale(lr, steps=0)
     np.testing.assert_array_equal(got, mzsr_tf.upscale(lr, steps=0, subsampling="bicubic", weights="pretrain_photo_x2"))

@@ -63,7 +63,7 @@ def test_16_bit_png_stays_16_bit_and_npy_stays_npy(tmp_path):
     back, _ = read_array(r.path)
     assert r.path.endswith("scan_x2.png") and back.dtype == np.uint16 and back.shape == (64, 80)
     np.testing.assert_array_equal(back, r.sr)
-    assert r.kernel_label == "paper kernel g2.0, 15×15" and r.weights == "mzsr_direct_x2"
+    assert r.kernel_label == "paper kernel g2.0, 15×15" and r.weights == "kernel_aware_direct_x2"
     data = np.random.default_rng(2).normal(5.0, 3.0, (32, 40, 5)).astype(np.float32)
     r = core.process(_save(tmp_path, "fields.npy", data), "fields.npy", scale=2, steps=1, out_dir=str(tmp_path))
     back = np.load(r.path)
