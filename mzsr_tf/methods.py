@@ -28,6 +28,8 @@ class Options:
     Args:
       scale: SR scale.
       kernel: validated float32 [k, k] kernel, or None for no blur.
+      kernel_estimated: the kernel was estimated from the image (``--kernel estimate``);
+        the default weights may differ for such kernels (``weights.default_name``).
       subsampling: 'direct' or 'bicubic'.
       steps: adaptation steps (methods with ``uses_steps``).
       weights: shipped name or ``.weights.h5`` path; None = the shipped default.
@@ -44,6 +46,7 @@ class Options:
 
     scale: int = 2
     kernel: Optional[np.ndarray] = None
+    kernel_estimated: bool = False
     subsampling: str = "direct"
     steps: int = DEFAULT_STEPS
     weights: Optional[str] = None
@@ -149,9 +152,9 @@ def _default_weights(lr, options):
     from .data.photo import looks_like_jpeg
     from .weights import default_name
 
-    blurred = options.kernel is not None
-    plain = default_name(options.scale, options.subsampling, blurred)
-    photo = default_name(options.scale, options.subsampling, blurred, jpeg=True)
+    blurred, estimated = options.kernel is not None, options.kernel_estimated
+    plain = default_name(options.scale, options.subsampling, blurred, estimated=estimated)
+    photo = default_name(options.scale, options.subsampling, blurred, jpeg=True, estimated=estimated)
     return photo if photo != plain and looks_like_jpeg(lr) else plain
 
 

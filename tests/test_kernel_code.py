@@ -226,3 +226,25 @@ def test_default_weights_follow_the_card(monkeypatch):
     assert weights.default_name(2, "direct", blurred=True) == "kernel_aware_direct_x2"
     assert weights.default_name(2, "direct", blurred=False) == "mzsr_direct_x2"
     assert weights.default_name(2, "bicubic", blurred=True) == "mzsr_bicubic_x2"
+    # An estimated kernel is a case of its own: a network told the kernel pays more for its errors.
+    assert weights.default_name(2, "direct", blurred=True, estimated=True) == "mzsr_direct_x2"
+    fake["kernel_aware_direct_x2"].update(default_with_estimate=True, default_without_kernel=True)
+    assert weights.default_name(2, "direct", blurred=True, estimated=True) == "kernel_aware_direct_x2"
+    assert weights.default_name(2, "direct", blurred=False) == "kernel_aware_direct_x2"
+
+
+def test_the_api_routes_estimated_kernels_by_their_own_card_entry(monkeypatch):
+    """``upscale(kernel='estimate')`` marks its kernel as estimated; the method's default follows the card."""
+    from mzsr_tf import methods, weights
+
+    seen = []
+    real = methods._default_weights
+    monkeypatch.setattr(methods, "_default_weights", lambda lr, o: seen.append(o.kernel_estimated) or real(lr, o))
+    import mzsr_tf
+
+    img = (np.random.default_rng(4).uniform(size=(48, 48, 3)) * 255).astype(np.uint8)
+    mzsr_tf.upscale(img, 2, kernel="estimate", steps=0)
+    mzsr_tf.upscale(img, 2, kernel="g2.0", steps=0)
+    assert seen == [True, False]
+    opts = methods.Options(scale=2, kernel=named_kernel("g2.0"), subsampling="direct", kernel_estimated=True)
+    assert methods._default_weights(_lr()[0], opts) == weights.default_name(2, "direct", True, estimated=True)

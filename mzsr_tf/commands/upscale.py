@@ -246,7 +246,9 @@ def main(argv=None):
     from tqdm import tqdm
 
     bar = lambda it: tqdm(it, unit="tile", disable=None, file=sys.stderr, leave=False)  # noqa: E731
-    opts = methods.Options(scale=scale, kernel=None if isinstance(kernel, str) else kernel, subsampling=args.subsampling, steps=steps, weights=args.weights,
+    opts = methods.Options(scale=scale, kernel=None if isinstance(kernel, str) else kernel,
+                           kernel_estimated=isinstance(kernel, str), subsampling=args.subsampling, steps=steps,
+                           weights=args.weights,
                            compute_dtype=args.compute_dtype,
                            zssr_iters=args.zssr_iters, zssr_ensemble=args.ensemble is not False,
                            seed=0 if args.seed is None else args.seed, max_memory=budget, progress=bar)

@@ -39,11 +39,12 @@ def make_rk_lr(hr, name, scale=2):
     return hr, to_uint8(ops.convert_to_numpy(lr)[0]), k
 
 
-def _run(method, lr, scale, kernel, subsampling, steps, weights):
+def _run(method, lr, scale, kernel, subsampling, steps, weights, estimated=False):
     """A registry method (:mod:`mzsr_tf.methods`) on a uint8 LR image; uint8 SR."""
     from .. import methods
 
-    opts = methods.Options(scale=scale, kernel=kernel, subsampling=subsampling, steps=steps, weights=weights)
+    opts = methods.Options(scale=scale, kernel=kernel, kernel_estimated=estimated, subsampling=subsampling, steps=steps,
+                           weights=weights)
     return to_uint8(methods.get(method).run(lr.astype(np.float32) / 255.0, opts))
 
 
@@ -84,7 +85,7 @@ def blind_table(hr_images, scenario=RK, steps=10, weights=None, log=None):
                 sr, kerr = _run("bicubic", lr, scale, None, subsampling, steps, weights), None
             else:
                 k = None if "no kernel" in m else est if "estimated" in m else truth
-                sr = _run("mzsr", lr, scale, k, subsampling, steps, weights)
+                sr = _run("mzsr", lr, scale, k, subsampling, steps, weights, estimated="estimated" in m)
                 kerr = None if k is None or truth is None else kernel_error(k, truth)
             seconds = time.perf_counter() - t0 + (t_est if "estimated" in m else 0.0)
             per[m].append({"image": os.path.basename(name), "psnr": psnr(sr, hr, scale), "ssim": ssim(sr, hr, scale),

@@ -185,10 +185,10 @@ def main(argv=None):
                    help="unblurred bicubic-subsampled inputs keep the pretrained weights (pretrain_xS) although "
                    "these were trained with unblurred tasks too: for weights below the pretrained ones there "
                    "on held-out validation (the card says unblurred_default: false)")
-    p.add_argument("--default-for", action="append", choices=("kernel", "no-kernel"), default=[],
+    p.add_argument("--default-for", action="append", choices=("kernel", "estimate", "no-kernel"), default=[],
                    help="kernel-aware weights named kernel_aware_<subsampling>_x<scale>: upscale picks them by default "
-                   "for inputs with a kernel (a file, a name or 'estimate') and/or without one (repeatable); "
-                   "give it only where they beat the default on held-out photos")
+                   "for inputs with a given kernel (a file or a name), an estimated one (--kernel estimate) and/or "
+                   "none (repeatable); give it only where they beat the default on held-out photos")
     p.add_argument("--hardware", default=f"{os.cpu_count()} CPU cores ({platform.machine()})")
     p.add_argument("--overwrite", action="store_true", help="replace shipped weights of that name")
     p.add_argument("--into", default=HERE, help="weights folder (default: the package's)")
@@ -205,8 +205,9 @@ def main(argv=None):
         entry["unblurred_default"] = False
     if a.default_for and "kernel_code" not in entry:
         raise InputError("--default-for is for kernel-aware weights (kernel_aware.components > 0)")
+    cards = {"kernel": "default_with_kernel", "estimate": "default_with_estimate", "no-kernel": "default_without_kernel"}
     for case in a.default_for:
-        entry["default_with_kernel" if case == "kernel" else "default_without_kernel"] = True
+        entry[cards[case]] = True
     if a.average or a.running_average:
         tmp = dst + ".part.weights.h5"
         if a.average:

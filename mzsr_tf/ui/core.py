@@ -218,7 +218,7 @@ def output_name(name, scale):
     return f"{stem}_x{scale}{output_extension(name)}"
 
 
-def weights_in_use(x, spec, scale, subsampling, kernel, weights):
+def weights_in_use(x, spec, scale, subsampling, kernel, weights, estimated=False):
     """The weights an MZSR run uses: the ones asked for, or the shipped default for this image.
 
     The default is the package's own rule (:func:`mzsr_tf.methods` picks it from the
@@ -230,13 +230,15 @@ def weights_in_use(x, spec, scale, subsampling, kernel, weights):
       x, spec: the input from :func:`mzsr_tf.arrays.to_unit`.
       scale, subsampling: the run's; kernel: the kernel array in use, or None.
       weights: the page's choice (None, '' or 'default' for the shipped default).
+      estimated: the kernel was estimated from the image.
     """
     from .. import methods
 
     if weights not in (None, "", DEFAULT_WEIGHTS):
         return weights
     rgb = x[..., :3] if spec.kind in ("rgb", "rgba") else np.repeat(x[..., :1], 3, axis=-1)
-    opts = methods.Options(scale=scale, kernel=None if kernel is None else np.asarray(kernel), subsampling=subsampling)
+    opts = methods.Options(scale=scale, kernel=None if kernel is None else np.asarray(kernel), subsampling=subsampling,
+                           kernel_estimated=estimated)
     return methods._default_weights(rgb, opts)  # the rule upscale applies, not a copy of it
 
 
@@ -300,8 +302,9 @@ def process(path, name, scale=2, kernel_choice=NO_KERNEL, steps=DEFAULT_STEPS, s
     notes = read_notes + [n for n in more if spec.kind == "data" or not n.startswith("values:")] + notes
     if isinstance(kernel, str):
         say(0.1, "estimating the kernel")
+    estimated = isinstance(kernel, str)
     kernel = kernel_for_image(kernel, x, scale, subsampling, notes)
-    name_w = weights_in_use(x, spec, scale, subsampling, kernel, weights)
+    name_w = weights_in_use(x, spec, scale, subsampling, kernel, weights, estimated)
     mismatch = weights_mismatch(Options(scale=scale, kernel=kernel, subsampling=subsampling, weights=name_w))
     if mismatch:
         notes.append(mismatch)

@@ -21,7 +21,7 @@ def index():
         return json.load(f)
 
 
-def default_name(scale, subsampling="direct", blurred=True, jpeg=False):
+def default_name(scale, subsampling="direct", blurred=True, jpeg=False, estimated=False):
     """The shipped weights ``upscale`` uses for a scale and subsampling.
 
     Meta-trained weights for that (scale, subsampling) when shipped, else the
@@ -35,18 +35,22 @@ def default_name(scale, subsampling="direct", blurred=True, jpeg=False):
     photos (``pretrain_photo_x{scale}``) when shipped.
 
     Kernel-aware weights (``kernel_aware_<subsampling>_x<scale>``) come first for
-    the inputs their card names (``default_with_kernel``, ``default_without_kernel``:
-    set at shipping where they beat the others on held-out photos).
+    the inputs their card names (``default_with_kernel``, ``default_with_estimate``,
+    ``default_without_kernel``: set at shipping where they beat the others on
+    held-out photos). A network told the kernel trusts it, so an estimated kernel
+    is a case of its own: the estimator's errors cost such a network more.
 
     Args:
       scale: 2 or 4.
       subsampling: 'direct' or 'bicubic'.
       blurred: False when the user gave no kernel.
       jpeg: True when the image shows JPEG compression (``data.photo.looks_like_jpeg``).
+      estimated: the kernel was estimated from the image (``--kernel estimate``).
     """
     idx = index()
     aware = idx.get(kernel_aware_name(scale, subsampling), {})
-    if aware.get("default_with_kernel" if blurred else "default_without_kernel"):
+    case = "default_without_kernel" if not blurred else "default_with_estimate" if estimated else "default_with_kernel"
+    if aware.get(case):
         return kernel_aware_name(scale, subsampling)
     meta = f"mzsr_{subsampling}_x{scale}"
     pre = f"pretrain_x{scale}"
