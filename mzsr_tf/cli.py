@@ -4,6 +4,7 @@ Each command module (train, upscale, evaluate, export, tune) defines
 ``main(argv=None) -> int``; ``mzsr-tf NAME ARGS`` runs the same function as
 ``python -m mzsr_tf.NAME ARGS``.
 """
+import argparse
 import functools
 import importlib
 import sys
@@ -24,6 +25,14 @@ COMMANDS = {
 
 # Commands whose module is not ``mzsr_tf.NAME`` (that name is the Python API's function).
 MODULES = {"upscale": "mzsr_tf.commands.upscale", "info": "mzsr_tf.speed.info"}
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse that raises InputError (one line, exit 2 via :func:`guarded`) instead of exiting."""
+
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        raise InputError(message)
 
 
 def guarded(main):

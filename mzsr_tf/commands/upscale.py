@@ -20,7 +20,7 @@ import time
 from .. import arrays, methods, tiling
 from ..api import (check_method, check_options, kernel_for_image, method_for, resolve_kernel, run_channels,
                    subsampling_for, weights_mismatch)
-from ..cli import guarded
+from ..cli import ArgumentParser, guarded
 from ..constants import DEFAULT_STEPS, KERNEL_SIZE, MAX_LR_PIXELS, MAX_STEPS, SCALES, SUBSAMPLINGS
 from ..errors import InputError
 from ..io import (IMAGE_EXTENSIONS, OUTPUT_EXTENSIONS, check_output, check_size, check_writable, png_problem,
@@ -28,14 +28,6 @@ from ..io import (IMAGE_EXTENSIONS, OUTPUT_EXTENSIONS, check_output, check_size,
 
 
 # ---------------------------------------------------------------- command line
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that raises InputError (one line, exit 2 via ``guarded``) instead of exiting."""
-
-    def error(self, message):
-        self.print_usage(sys.stderr)
-        raise InputError(message)
 
 
 def _steps_arg(text):
@@ -50,7 +42,7 @@ def _steps_arg(text):
 
 def build_parser():
     """The argument parser of ``python -m mzsr_tf.upscale``."""
-    p = _Parser(
+    p = ArgumentParser(
         prog="python -m mzsr_tf.upscale",
         description="Zero-shot super-resolution (MZSR): adapts the network to each image, then upscales it.",
         epilog="Bad inputs give one 'error: ...' line and exit status 2; in a folder run each bad file is "

@@ -9,17 +9,9 @@ import argparse
 import sys
 import threading
 
-from ..cli import guarded
+from ..cli import ArgumentParser, guarded
 from ..errors import InputError
 from . import core
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that raises InputError (one line, exit 2 via ``guarded``) instead of exiting."""
-
-    def error(self, message):
-        self.print_usage(sys.stderr)
-        raise InputError(message)
 
 
 def _positive(text):
@@ -34,7 +26,7 @@ def _positive(text):
 
 def build_parser():
     """The argument parser of ``mzsr-tf ui``."""
-    p = _Parser(prog="mzsr-tf ui", description="A local web page to upscale images with MZSR (needs the [ui] extra: "
+    p = ArgumentParser(prog="mzsr-tf ui", description="A local web page to upscale images with MZSR (needs the [ui] extra: "
                 "pip install -e \".[ui]\").")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 opens it to the network)")
