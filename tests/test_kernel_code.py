@@ -211,8 +211,13 @@ def test_kernel_aware_training_starts_from_the_old_weights_and_ships(image_dir, 
     from mzsr_tf.errors import InputError
     from mzsr_tf.train.stages import initial_params
 
+    final_path = os.path.join(cfg.run_dir, "meta", "final.weights.h5")
+    config_mod.set_override(cfg, f"meta.init_weights={final_path}")
+    assert len(initial_params(cfg, cfg.run_dir, "meta")) == 16  # its own basis: accepted
+    np.savez(os.path.join(cfg.run_dir, "kernel_pca.npz"), mean=np.zeros(basis.shape[1], np.float32), basis=basis * 2)
+    with pytest.raises(InputError, match="kernel basis differs"):
+        initial_params(cfg, cfg.run_dir, "meta")
     config_mod.set_override(cfg, "kernel_aware.components=5")
-    config_mod.set_override(cfg, f"meta.init_weights={os.path.join(cfg.run_dir, 'meta', 'final.weights.h5')}")
     with pytest.raises(InputError, match="kernel code maps"):
         initial_params(cfg, cfg.run_dir, "meta")
 

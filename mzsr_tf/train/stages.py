@@ -398,6 +398,10 @@ def initial_params(cfg, run_dir, stage_name):
     if carried is not None and not os.path.isfile(kernel_pca_path(cfg)):
         os.makedirs(cfg.run_dir, exist_ok=True)
         np.savez(kernel_pca_path(cfg), mean=carried[0], basis=carried[1])
+    elif carried is not None and not all(np.shape(a) == np.shape(b) and np.allclose(a, b)
+                                                for a, b in zip(carried, run_kernel_pca(cfg))):
+        # weights trained on one basis, told codes of another, would be silently wrong
+        raise InputError(f"{src}: its kernel basis differs from the run's ({kernel_pca_path(cfg)})")
     return params
 
 
