@@ -157,13 +157,10 @@ def _compiled(fn, scale, subsampling, compute_dtype, kernel_pca=None):
     """``fn`` compiled; with a kernel basis it takes (mean, basis) too and projects the kernel in the graph."""
     size = kernel_pca and grid_size(kernel_pca)
     key = (fn.__name__, int(scale), subsampling, compute_dtype or "float32") + ((size,) if size else ())
-    if kernel_pca is None:
-        return backend.cached_compile(key, lambda: lambda p, x, k, a, n: fn(p, x, k, a, n, int(scale), subsampling,
-                                                                             compute_dtype))
-    compiled = backend.cached_compile(key, lambda: lambda p, x, k, a, n, mean, basis: fn(
-        p, x, k, a, n, int(scale), subsampling, compute_dtype, kernel_code(k, mean, basis, size)))
-    mean, basis = (ops.convert_to_tensor(b, "float32") for b in kernel_pca)
-    return lambda *args: compiled(*args, mean, basis)
+    compiled = backend.cached_compile(key, lambda: lambda p, x, k, a, n, *pca: fn(
+        p, x, k, a, n, int(scale), subsampling, compute_dtype, kernel_code(k, *pca, size) if pca else None))
+    pca = [] if kernel_pca is None else [ops.convert_to_tensor(b, "float32") for b in kernel_pca]
+    return lambda *args: compiled(*args, *pca)
 
 
 def zero_shot_sr(params, lr, scale, kernel=None, subsampling="direct", step_sizes=(), compute_dtype=None,
@@ -204,8 +201,6 @@ def upscale_sr(params, lr, scale, compute_dtype=None, code=None):
       code: the kernel's code [t] for a kernel-aware network (``kernel_code.code_for``), else None.
     """
     key = ("upscale_with", int(scale), compute_dtype or "float32") + (() if code is None else ("code",))
-    if code is None:
-        fn = backend.cached_compile(key, lambda: lambda p, x: upscale_with(p, x, int(scale), compute_dtype))
-        return fn([_as_tensor(p) for p in params], ops.convert_to_tensor(lr, "float32"))
-    fn = backend.cached_compile(key, lambda: lambda p, x, c: upscale_with(p, x, int(scale), compute_dtype, c))
-    return fn([_as_tensor(p) for p in params], ops.convert_to_tensor(lr, "float32"), ops.convert_to_tensor(code, "float32"))
+    fn = backend.cached_compile(key, lambda: lambda p, x, *c: upscale_with(p, x, int(scale), compute_dtype, *c))
+    codes = [] if code is None else [ops.convert_to_tensor(code, "float32")]
+    return fn([_as_tensor(p) for p in params], ops.convert_to_tensor(lr, "float32"), *codes)

@@ -141,9 +141,11 @@ def super_resolve(params, lr, scale, subsampling="direct", ensemble=False, reduc
     """
     params = list(params)
     lr = ops.convert_to_tensor(lr, "float32")
-    k = ops.convert_to_tensor([[1.0]] if kernel is None else kernel, "float32")[None, :, :, None]
-    code = lambda j: code_for(kernel_pca, transform(k, j)[0, :, :, 0])  # noqa: E731
-    run = lambda x, j=0: upscale_sr(params, x, scale, compute_dtype, code(j))  # noqa: E731
+    codes = [None] * N_VARIANTS  # the paper's network is told nothing
+    if kernel_pca is not None:
+        k = ops.convert_to_tensor([[1.0]] if kernel is None else kernel, "float32")[None, :, :, None]
+        codes = [code_for(kernel_pca, transform(k, j)[0, :, :, 0]) for j in range(N_VARIANTS if ensemble else 1)]
+    run = lambda x, j=0: upscale_sr(params, x, scale, compute_dtype, codes[j])  # noqa: E731
     return self_ensemble(run, lr, scale, subsampling, reduce=reduce, with_index=True) if ensemble else run(lr)
 
 

@@ -78,7 +78,7 @@ def kernel_code(kernel, mean, basis, size=None):
       basis: float [t, size²] principal components.
       size: the grid side (needed where ``mean``'s length is not static).
     """
-    size = size or int(round(math.sqrt(int(ops.shape(mean)[0]))))
+    size = size or grid_size((mean, basis))
     flat = ops.reshape(on_grid(kernel, size), (-1,)) - ops.cast(mean, "float32")
     return ops.matmul(ops.cast(basis, "float32"), flat)
 

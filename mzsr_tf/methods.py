@@ -147,7 +147,7 @@ def load_network(weights=None, scale=2, subsampling="direct", blurred=True):
     return _PARAMS[key] + (name,)
 
 
-def _default_weights(lr, options):
+def default_weights(lr, options):
     """The shipped default for this image; its JPEG compression is checked only where that changes the choice."""
     from .data.photo import looks_like_jpeg
     from .weights import default_name
@@ -161,7 +161,7 @@ def _default_weights(lr, options):
 def _mzsr_inputs(lr, options):
     from .weights import step_sizes
 
-    weights = options.weights if options.weights is not None else _default_weights(lr, options)
+    weights = options.weights if options.weights is not None else default_weights(lr, options)
     params, kernel_pca, name = load_network(weights, options.scale, options.subsampling, options.kernel is not None)
     options.notes["weights"] = os.path.basename(str(name))
     sizes = step_sizes(name, options.steps, options.subsampling, options.scale)

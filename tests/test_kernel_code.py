@@ -243,8 +243,8 @@ def test_the_api_routes_estimated_kernels_by_their_own_card_entry(monkeypatch):
     from mzsr_tf import methods, weights
 
     seen = []
-    real = methods._default_weights
-    monkeypatch.setattr(methods, "_default_weights", lambda lr, o: seen.append(o.kernel_estimated) or real(lr, o))
+    real = methods.default_weights
+    monkeypatch.setattr(methods, "default_weights", lambda lr, o: seen.append(o.kernel_estimated) or real(lr, o))
     import mzsr_tf
 
     img = (np.random.default_rng(4).uniform(size=(48, 48, 3)) * 255).astype(np.uint8)
@@ -252,4 +252,4 @@ def test_the_api_routes_estimated_kernels_by_their_own_card_entry(monkeypatch):
     mzsr_tf.upscale(img, 2, kernel="g2.0", steps=0)
     assert seen == [True, False]
     opts = methods.Options(scale=2, kernel=named_kernel("g2.0"), subsampling="direct", kernel_estimated=True)
-    assert methods._default_weights(_lr()[0], opts) == weights.default_name(2, "direct", True, estimated=True)
+    assert methods.default_weights(_lr()[0], opts) == weights.default_name(2, "direct", True, estimated=True)

@@ -239,7 +239,7 @@ def weights_in_use(x, spec, scale, subsampling, kernel, weights, estimated=False
     rgb = x[..., :3] if spec.kind in ("rgb", "rgba") else np.repeat(x[..., :1], 3, axis=-1)
     opts = methods.Options(scale=scale, kernel=None if kernel is None else np.asarray(kernel), subsampling=subsampling,
                            kernel_estimated=estimated)
-    return methods._default_weights(rgb, opts)  # the rule upscale applies, not a copy of it
+    return methods.default_weights(rgb, opts)  # the rule upscale applies, not a copy of it
 
 
 def _whole(v):
