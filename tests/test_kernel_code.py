@@ -190,11 +190,15 @@ def test_kernel_aware_training_starts_from_the_old_weights_and_ships(image_dir, 
     build_model().save_weights(str(init))
     cfg = config_mod.preset("smoke")
     for s in (f"data.dirs=[{image_dir}]", "stages=[pretrain_all, meta]", f"pretrain_all.init_weights={init}",
-              "kernel_aware.components=4", "kernel_aware.lambda_min=0.2", "kernel_aware.basis_samples=500"):
+              "kernel_aware.components=4", "kernel_aware.lambda_min=0.2", "kernel_aware.basis_samples=500",
+              "kernel_aware.code_jitter=0.3", "val_every=5", "data.val_crop=40"):
         config_mod.set_override(cfg, s)
     cfg.run_dir = str(tmp_path / "run")
     assert command.run(cfg.validate(), progress=False) == 0
     basis = np.load(os.path.join(cfg.run_dir, "kernel_pca.npz"))["basis"]
+    # Held-out validation also runs the network as --kernel estimate does.
+    metrics = open(os.path.join(cfg.run_dir, "meta", "logs", "metrics.csv")).read()
+    assert "val/psnr_estimated_step10" in metrics and "val/psnr_noblur_step10" in metrics
     assert basis.shape == (4, cfg.meta.kernel_size**2)
     ck = checkpoint.load(os.path.join(cfg.run_dir, "meta", "checkpoint.npz"))
     assert ck["params"][0].shape == (3, 3, 7, 64)
@@ -253,3 +257,41 @@ def test_the_api_routes_estimated_kernels_by_their_own_card_entry(monkeypatch):
     assert seen == [True, False]
     opts = methods.Options(scale=2, kernel=named_kernel("g2.0"), subsampling="direct", kernel_estimated=True)
     assert methods.default_weights(_lr()[0], opts) == weights.default_name(2, "direct", True, estimated=True)
+
+
+def test_told_kernels_are_off_like_an_estimate_and_leave_the_images_alone(image_dir, pca):
+    from PIL import Image
+
+    from mzsr_tf.data import pipeline
+    from mzsr_tf.data.sources import ImagePool
+    from mzsr_tf.estimate import kernel_error
+    from mzsr_tf.kernels import gaussian_kernel_np
+
+    pool = ImagePool([np.asarray(Image.open(os.path.join(image_dir, f))) for f in sorted(os.listdir(image_dir))])
+    hr, kp, blurred, noise, seed = pipeline.sample_tasks(pool, 3, 0, 8, 2, 16, 2, no_blur_fraction=0.5,
+                                                         lambda_min=0.2)
+    told, off = pipeline.sample_told_kernels(3, 0, kp, blurred, 0.3, 0.5)
+    again = pipeline.sample_told_kernels(3, 0, kp, blurred, 0.3, 0.5)
+    np.testing.assert_array_equal(told, again[0])
+    assert set(off.tolist()) == {0.0, 1.0} and set(blurred.tolist()) == {0.0, 1.0}  # this seed draws every kind
+    unblurred = blurred == 0
+    assert np.all((told[unblurred, :2] >= 0.05) & (told[unblurred, :2] <= 0.3))
+    ratio = told[~unblurred, :2] / kp[~unblurred, :2]
+    assert np.all((ratio > np.exp(-1.5)) & (ratio < np.exp(1.5))) and not np.allclose(ratio, 1.0)
+    # Over many draws the told kernel of a blurred task is off by about what the estimator's card reports (0.23).
+    rng = np.random.default_rng(1)
+    many = np.stack([rng.uniform(0.2, 5.0, 400), rng.uniform(0.2, 1.0, 400), rng.uniform(0, np.pi, 400)], 1)
+    many[:, 1] *= many[:, 0]
+    t, _ = pipeline.sample_told_kernels(0, 0, many.astype(np.float32), np.ones(400, np.float32), 0.3, 1.0)
+    errors = [kernel_error(gaussian_kernel_np(*a, 15), gaussian_kernel_np(*b, 15)) for a, b in zip(t, many)]
+    assert 0.12 < np.mean(errors) < 0.35
+    # Only the code maps change, and only where a task is told another kernel.
+    exact = pipeline.degrade_tasks(hr, kp, blurred, noise, seed, 2, "direct", 15, 8, pca[:2])[0].numpy()
+    jittered = pipeline.degrade_tasks(hr, kp, blurred, noise, seed, 2, "direct", 15, 8, pca[:2], told, off)[0].numpy()
+    np.testing.assert_array_equal(exact[..., :3], jittered[..., :3])
+    for t_i in range(8):
+        same = np.array_equal(exact[t_i, ..., 3:], jittered[t_i, ..., 3:])
+        assert same == (off[t_i] == 0)
+        if off[t_i]:
+            want = kernel_code.code_for(pca[:2], gaussian_kernel_np(*told[t_i], 15))
+            np.testing.assert_allclose(jittered[t_i, 0, 0, 0, 3:], np.asarray(want), atol=1e-5)

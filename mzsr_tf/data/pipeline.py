@@ -90,13 +90,51 @@ def sample_tasks(pool, seed, step, tasks, patches, patch_size, scale, noise_sigm
     return hr, kparams, blurred.astype(np.float32), noise.astype(np.float32), noise_seed
 
 
+# Unblurred tasks told a wrong kernel are told a near-delta Gaussian with λ in this range: where an
+# estimator errs on sharp images, it errs by this much (kernel error up to ~0.9).
+SHARP_TOLD = (0.05, 0.3)
+
+
+def sample_told_kernels(seed, step, kparams, blurred, jitter, fraction):
+    """The kernels a kernel-aware network is told in training, a share of them wrong like an estimate.
+
+    A share ``fraction`` of the tasks is told a kernel off the true one: a
+    blurred task's variances are scaled by e^ε and its angle moved by ε rad,
+    ε ~ N(0, ``jitter``) each (0.3 gives a mean kernel error of ~0.2, an
+    estimator's); an unblurred task is told a near-delta Gaussian. Drawn from
+    a stream of its own, so the images and true kernels are those of a run
+    without it.
+
+    Args:
+      kparams: float32 [T, 3] true (λ1, λ2, Θ); blurred: float32 [T] (0: no blur).
+      jitter: the σ of ε.
+      fraction: probability that a task's told kernel is off.
+
+    Returns:
+      (told float32 [T, 3] (λ1, λ2, Θ), off float32 [T]: 1 where the told kernel replaces the true one).
+    """
+    rng = _rng(seed, step, 3)
+    count = len(kparams)
+    off = rng.uniform(size=count) < fraction
+    eps = rng.normal(0.0, jitter, (count, 3))
+    lam1 = np.maximum(kparams[:, 0] * np.exp(eps[:, 0]), SHARP_TOLD[0])
+    lam2 = np.maximum(kparams[:, 1] * np.exp(eps[:, 1]), SHARP_TOLD[0])
+    sharp1 = rng.uniform(*SHARP_TOLD, count)
+    sharp2 = rng.uniform(SHARP_TOLD[0], sharp1)
+    unblurred = np.asarray(blurred) == 0
+    told = np.stack([np.where(unblurred, sharp1, lam1), np.where(unblurred, sharp2, lam2), kparams[:, 2] + eps[:, 2]], 1)
+    return told.astype(np.float32), off.astype(np.float32)
+
+
 def degrade_tasks(hr_uint8, kparams, blurred, noise, noise_seed, scale, subsampling, kernel_size, tasks,
-                  kernel_pca=None):
+                  kernel_pca=None, told=None, off=None):
     """Degrades each task's crops with its own kernel; returns (ILR, HR) [T, N, P, P, 3].
 
     Args:
       kernel_pca: (mean, basis) of a kernel-aware network: each ILR then carries
         its task kernel's code maps ([T, N, P, P, 3 + t]).
+      told, off: from :func:`sample_told_kernels`: where ``off`` is 1, the code
+        is that of the ``told`` kernel instead of the true one.
     """
     hr = ops.cast(hr_uint8, "float32") / 255.0
     size = ops.shape(hr)[2]
@@ -108,6 +146,8 @@ def degrade_tasks(hr_uint8, kparams, blurred, noise, noise_seed, scale, subsampl
         y = degrade(hr[t], scale, k, subsampling)
         y = y + noise[t] * _normal(ops.shape(y), noise_seed, t)
         lr = quantize(y)
+        if told is not None:
+            k = off[t] * gaussian_kernel(told[t, 0], told[t, 1], told[t, 2], kernel_size) + (1.0 - off[t]) * k
         xs.append(with_code(imresize(lr, float(scale), out_hw=(size, size)), code_for(kernel_pca, k)))
     return ops.stack(xs), hr
 

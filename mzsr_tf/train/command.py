@@ -129,7 +129,7 @@ def validate_weights(cfg, names):
     from ..data.sources import ImagePool
     from ..model import get_params, kernel_pca_of
     from ..weights import load_model
-    from .stages import validate_blind, validation_kernels
+    from .validation import validate_blind, validation_kernels
 
     models = {name: load_model(name, cfg.scale, cfg.subsampling) for name in names}
     _, val = ImagePool.from_config(cfg.data, cfg.meta.patch_size, warn=lambda m: print(m, file=sys.stderr))

@@ -103,6 +103,10 @@ class KernelAwareConfig:
     components: int = 0  # t code maps; 0: the paper's network, blind to the kernel
     lambda_min: float = 1.0  # smallest kernel variance (1: the paper's p(k); 0.2 reaches g^d_0.2)
     basis_samples: int = 20000  # kernels drawn to fit the PCA basis (no_blur share as the stage's)
+    # Training codes off the true kernel, so the network tolerates an estimated one (--kernel estimate):
+    # σ of the log-variance and angle error (0: always the true kernel's code), and the share of tasks told so.
+    code_jitter: float = 0.0
+    code_jitter_fraction: float = 0.5
 
 
 @dataclass
@@ -149,6 +153,9 @@ class Config:
         if k.components < 0 or k.components > self.meta.kernel_size**2 or not 0.0 < k.lambda_min <= 2.5 * self.scale:
             raise InputError(f"config: kernel_aware.components must be in 0..{self.meta.kernel_size**2} and "
                              f"kernel_aware.lambda_min in (0, {2.5 * self.scale}], got {k.components} and {k.lambda_min}")
+        if k.code_jitter < 0 or not 0.0 <= k.code_jitter_fraction <= 1.0:
+            raise InputError("config: kernel_aware.code_jitter must be >= 0 and kernel_aware.code_jitter_fraction "
+                             f"in [0, 1], got {k.code_jitter} and {k.code_jitter_fraction}")
         if self.meta.average_from < 0 or self.meta.average_every < 1:
             raise InputError("config: meta.average_from must be >= 0 and meta.average_every >= 1, got "
                              f"{self.meta.average_from} and {self.meta.average_every}")

@@ -5,17 +5,17 @@ import numpy as np
 from keras import ops
 
 from .. import backend
-from ..adapt import adapt_trajectory, l1_loss, step_size_schedule, zero_shot_sr
+from ..adapt import adapt_trajectory, l1_loss
 from ..data import pipeline
 from ..degrade import degrade
-from ..kernels import random_kernel_np
 from ..kernel_code import grid_size
 from ..errors import InputError
-from ..model import (add_code_inputs, build_model, code_components, forward, get_params, kernel_pca_of,
+from ..model import (add_code_inputs, build_model, code_components, get_params, kernel_pca_of,
                      set_kernel_pca, set_params)
 from ..weights import load_model
 from .loop import Stage
 from .optim import adam_init, adam_update
+from .validation import to_numpy, psnr_unadapted, val_crops, validate_blind, validation_kernels
 
 
 def save_weights(params, path, kernel_pca=None):
@@ -26,16 +26,6 @@ def save_weights(params, path, kernel_pca=None):
     if kernel_pca is not None:
         set_kernel_pca(model, kernel_pca)
     model.save_weights(path)
-
-
-def _np(x):
-    return np.asarray(ops.convert_to_numpy(x))
-
-
-def _psnr_y(sr, hr, border):
-    from ..metrics import psnr
-
-    return psnr(np.clip(_np(sr)[0], 0, 1), hr, crop_border=border, y_channel=True)
 
 
 # ------------------------------------------------------------------ pretrain
@@ -97,7 +87,7 @@ class Pretrain(Stage):
         s, out = self.cfg.scale, []
         for hr in val_crops(self.val, self.cfg.data.val_crop, s):
             hr_t = ops.convert_to_tensor(hr[None].astype(np.float32) / 255.0)
-            out.append(_psnr_unadapted(state["params"], degrade(hr_t, s, subsampling="bicubic", round_uint8=True), hr, s))
+            out.append(psnr_unadapted(state["params"], degrade(hr_t, s, subsampling="bicubic", round_uint8=True), hr, s))
         res = {"val/psnr_bicubic": float(np.mean(out))}
         if self.cfg.pretrain.resizers:
             res["val/psnr_photo"] = self._validate_photo(state["params"])
@@ -113,28 +103,11 @@ class Pretrain(Stage):
             for resizer in p.resizers:
                 lr = shrink(hr, s, resizer)
                 lr = jpeg_roundtrip(lr, quality) if quality else lr
-                out.append(_psnr_unadapted(params, ops.convert_to_tensor(lr[None].astype(np.float32) / 255.0), hr, s))
+                out.append(psnr_unadapted(params, ops.convert_to_tensor(lr[None].astype(np.float32) / 255.0), hr, s))
         return float(np.mean(out))
 
     def finish(self, state, out_dir):
         save_weights(state["params"], os.path.join(out_dir, "final.weights.h5"))
-
-
-def _psnr_unadapted(params, lr, hr, scale):
-    """PSNR (Y) against uint8 ``hr`` of the network's output for ``lr`` (float [1, h, w, 3]), no adaptation steps."""
-    return _psnr_y(zero_shot_sr(params, lr, scale, None, "bicubic", ()), hr, scale)
-
-
-def val_crops(images, size, scale):
-    """Centre crops of side ``size`` (at most each image's own, all multiples of ``scale``)."""
-    size -= size % scale
-    out = []
-    for img in images:
-        h, w = img.shape[:2]
-        c = min(size, h - h % scale, w - w % scale)
-        y, x = (h - c) // 2, (w - c) // 2
-        out.append(img[y : y + c, x : x + c])
-    return out
 
 
 # ------------------------------------------------------------------ pretrain (all)
@@ -190,59 +163,23 @@ def task_batches(cfg, pool, start_step, tasks, patches, patch_size, noise_sigma,
       flatten: merge the tasks into one batch of pairs (Pre-train (All)).
       kernel_pca: a kernel-aware network's basis: the ILRs carry their kernel's code maps.
     """
-    k = cfg.meta.kernel_size
-    sample = lambda i: pipeline.sample_tasks(pool, cfg.seed, i, tasks, patches, patch_size, cfg.scale, noise_sigma,
-                                             no_blur_fraction, cfg.kernel_aware.lambda_min)
+    k, aware = cfg.meta.kernel_size, cfg.kernel_aware
+    jitter = kernel_pca is not None and aware.code_jitter > 0 and aware.code_jitter_fraction > 0
 
-    def degrade_fn(hr, kparams, blurred, noise, noise_seed):
+    def sample(i):
+        drawn = pipeline.sample_tasks(pool, cfg.seed, i, tasks, patches, patch_size, cfg.scale, noise_sigma,
+                                      no_blur_fraction, aware.lambda_min)
+        if not jitter:
+            return drawn
+        return drawn + pipeline.sample_told_kernels(cfg.seed, i, drawn[1], drawn[2], aware.code_jitter,
+                                                    aware.code_jitter_fraction)
+
+    def degrade_fn(hr, kparams, blurred, noise, noise_seed, *told):
         out = pipeline.degrade_tasks(hr, kparams, blurred, noise, noise_seed, cfg.scale, cfg.subsampling, k, tasks,
-                                     kernel_pca)
+                                     kernel_pca, *told)
         return pipeline.flatten_tasks(*out) if flatten else out
 
     return pipeline.batches(sample, degrade_fn, start_step, cfg.data.parallel_calls)
-
-
-def validation_kernels(cfg, count):
-    """One fixed p(k) kernel per validation image (the same for every stage and lever)."""
-    return [random_kernel_np(cfg.scale, np.random.default_rng([cfg.seed, 99, i]), cfg.meta.kernel_size) for i in range(count)]
-
-
-VAL_STEPS = (0, 1, 10)
-
-
-def validate_blind(stage, state, step, logger, prefix="val"):
-    """PSNR (Y) after 0, 1 and 10 zero-shot steps on held-out crops.
-
-    Each crop is degraded twice: with its fixed p(k) kernel (``val/psnr_step{n}``)
-    and unblurred (``val/psnr_noblur_step{n}``), so every stage and recipe is
-    compared on the same held-out validation.
-
-    Args:
-      stage: holds ``cfg``, ``val`` (images), ``_val_kernels`` and ``kernel_pca`` (None: the paper's network).
-      state: holds ``params``.
-      step: the step logged with the example image.
-      logger: a :class:`Logger` for that image, or None.
-      prefix: the metrics' prefix ('val', or 'val_avg' for the running average of the weights).
-    """
-    if not stage.val:
-        return {}
-    c = stage.cfg
-    res = {}
-    shown = None
-    for hr, k in zip(val_crops(stage.val, c.data.val_crop, c.scale), stage._val_kernels):
-        hr_t = ops.convert_to_tensor(hr[None].astype(np.float32) / 255.0)
-        for tag, kernel in (("", k), ("noblur_", None)):
-            lr = degrade(hr_t, c.scale, kernel=kernel, subsampling=c.subsampling, round_uint8=True)
-            for n in VAL_STEPS:
-                sizes = tuple(step_size_schedule(n, c.subsampling, c.scale))
-                sr = zero_shot_sr(state["params"], lr, c.scale, kernel, c.subsampling, sizes,
-                                  kernel_pca=getattr(stage, "kernel_pca", None))
-                res.setdefault(f"{prefix}/psnr_{tag}step{n}", []).append(_psnr_y(sr, hr, c.scale))
-                if n == VAL_STEPS[-1] and kernel is not None and shown is None:
-                    shown = np.concatenate([_np(sr)[0], hr / 255.0], 1)[None]
-    if shown is not None and logger is not None:
-        logger.images(step, f"{prefix}/sr_vs_hr", shown.astype(np.float32))
-    return {name: float(np.mean(v)) for name, v in res.items()}
 
 
 # ------------------------------------------------------------------ meta
@@ -361,7 +298,7 @@ class Meta(Stage):
         res = validate_blind(self, state, step, logger)
         if state["extra"].get("average"):
             res.update(validate_blind(self, {"params": state["extra"]["average"]}, step, logger, prefix="val_avg"))
-            res["val_avg/count"] = float(_np(state["extra"]["average_count"][0]))
+            res["val_avg/count"] = float(to_numpy(state["extra"]["average_count"][0]))
         return res
 
     def finish(self, state, out_dir):
@@ -369,7 +306,7 @@ class Meta(Stage):
         if state["extra"].get("average"):
             save_weights(state["extra"]["average"], os.path.join(out_dir, "average.weights.h5"), self.kernel_pca)
         if state["extra"].get("inner_step_sizes"):
-            np.save(os.path.join(out_dir, "inner_step_sizes.npy"), _np(state["extra"]["inner_step_sizes"][0]))
+            np.save(os.path.join(out_dir, "inner_step_sizes.npy"), to_numpy(state["extra"]["inner_step_sizes"][0]))
 
 
 STAGE_CLASSES = {"pretrain": Pretrain, "pretrain_all": PretrainAll, "meta": Meta}

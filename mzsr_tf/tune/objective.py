@@ -35,7 +35,7 @@ class Evaluator:
 
         from ..degrade import degrade
         from ..kernels import random_kernel_np
-        from ..train.stages import val_crops
+        from ..train.validation import val_crops
 
         if not images:
             raise InputError("no validation images: set data.val_images >= 1 (with more training images than that) or pass --images")
