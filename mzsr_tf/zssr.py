@@ -212,18 +212,21 @@ class LRPolicy:
 
 # --------------------------------------------------------------------------- compiled steps
 
-def adam_step_fn(scale, subsampling, compute_dtype=None):
-    """Compiled ``(params, opt, rate, lr, kernel) -> (loss, params, opt)``: one Adam step on L1(f(ILR(son)), LR).
+def adam_step_fn(scale, subsampling, compute_dtype=None, coded=False):
+    """Compiled ``(params, opt, rate, lr, kernel[, code]) -> (loss, params, opt)``: one Adam step on L1(f(ILR(son)), LR).
 
     ZSSR takes it on random crops; Figure 3's Adam-adapted baselines on the whole image.
+
+    Args:
+      coded: the network is kernel-aware: the step takes the kernel's code [t] last.
     """
-    def run(params, opt, rate, crop, kernel):
-        x = son_input(crop, scale, kernel, subsampling)
+    def run(params, opt, rate, crop, kernel, *code):
+        x = son_input(crop, scale, kernel, subsampling, code=code[0] if code else None)
         loss, grads = backend.value_and_grad(l1_loss, params, x, crop, compute_dtype)
         params, opt = adam_update(params, grads, opt, rate)
         return loss, params, opt
 
-    key = ("zssr_train", scale, subsampling, compute_dtype or "float32")
+    key = ("zssr_train", scale, subsampling, compute_dtype or "float32") + (("coded",) if coded else ())
     return backend.cached_compile(key, lambda: run)
 
 

@@ -48,3 +48,26 @@ def test_unknown_optimizer_is_refused():
 
     with pytest.raises(ValueError, match="optimizer"):
         psnr_curve([], [], "g2.0", 1, optimizer="sgd")
+
+
+def test_adam_curve_of_a_kernel_aware_network_tells_it_the_code():
+    """The Adam baseline's son task carries the code: its steps differ from those of the same net told no blur."""
+    from mzsr_tf.evaluate.figure3 import _adam_steps
+    from mzsr_tf.kernel_code import code_for, fit_pca
+    from mzsr_tf.model import add_code_inputs
+
+    rng = np.random.default_rng(2)
+    hr = (np.kron(rng.random((10, 10, 3)), np.ones((4, 4, 1))) * 255).astype(np.uint8)
+    pca = fit_pca(2, 3, lambda_min=0.2, samples=500)[:2]
+    params = add_code_inputs(get_params(build_model()), 3)
+    w0 = np.asarray(params[0]).copy()
+    w0[:, :, 3:] = rng.normal(0, 0.05, w0[:, :, 3:].shape)
+    params = [ops.convert_to_tensor(w0)] + params[1:]
+    curve = psnr_curve(params, [hr], "g2.0", 1, optimizer="adam", adam_rate=1e-3, kernel_pca=pca)
+    gd = psnr_curve(params, [hr], "g2.0", 0, kernel_pca=pca)
+    assert curve.shape == (1, 2) and curve[0, 0] == gd[0, 0]
+    sc = get_scenario("g2.0")
+    lr = make_lr(hr, sc)[1][None].astype(np.float32) / 255.0
+    told = [next(s) and next(s) for s in (_adam_steps(params, lr, 2, sc.kernel(), "direct", 1e-3, code_for(pca, sc.kernel())),
+                                           _adam_steps(params, lr, 2, sc.kernel(), "direct", 1e-3, code_for(pca, None)))]
+    assert not np.allclose(np.asarray(told[0][0]), np.asarray(told[1][0]))

@@ -195,7 +195,8 @@ def test_kernel_aware_training_starts_from_the_old_weights_and_ships(image_dir, 
         config_mod.set_override(cfg, s)
     cfg.run_dir = str(tmp_path / "run")
     assert command.run(cfg.validate(), progress=False) == 0
-    basis = np.load(os.path.join(cfg.run_dir, "kernel_pca.npz"))["basis"]
+    with np.load(os.path.join(cfg.run_dir, "kernel_pca.npz")) as z:
+        basis, explained = z["basis"], float(z["explained"])
     # Held-out validation also runs the network as --kernel estimate does.
     metrics = open(os.path.join(cfg.run_dir, "meta", "logs", "metrics.csv")).read()
     assert "val/psnr_estimated_step10" in metrics and "val/psnr_noblur_step10" in metrics
@@ -210,6 +211,7 @@ def test_kernel_aware_training_starts_from_the_old_weights_and_ships(image_dir, 
                       "--into", str(into), "--default-for", "kernel"]) == 0
     entry = json.loads((into / "index.json").read_text())["kernel_aware_direct_x2"]
     assert entry["kernel_code"]["components"] == 4 and entry["kernel_code"]["lambda_min"] == 0.2
+    assert entry["kernel_code"]["explained_variance"] == round(explained, 6) and 0.9 < explained <= 1.0
     assert entry["default_with_kernel"] is True and "default_without_kernel" not in entry
     # A config that asks for another number of code maps than the weights have is refused clearly.
     from mzsr_tf.errors import InputError

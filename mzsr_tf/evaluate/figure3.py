@@ -30,15 +30,13 @@ def psnr_curve(params, hr_images, scenario, max_steps, step_sizes=None, optimize
       step_sizes: per-step sizes for ``gd`` (default: the reference schedule of the scenario's model).
       optimizer: 'gd' (Algorithm 2) or 'adam' (the paper's baselines).
       adam_rate: Adam's learning rate (``adam`` only).
-      kernel_pca: (mean, basis) of a kernel-aware network (``gd`` only), else None.
+      kernel_pca: (mean, basis) of a kernel-aware network, else None.
 
     Returns:
       float array [len(hr_images), max_steps + 1].
     """
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
-    if kernel_pca is not None and optimizer != "gd":
-        raise ValueError("a kernel-aware network's curve is Algorithm 2's (optimizer 'gd')")
     sc = get_scenario(scenario) if isinstance(scenario, str) else scenario
     s = sc.scale
     sizes = step_sizes or step_size_schedule(max_steps, sc.subsampling, s)
@@ -47,9 +45,9 @@ def psnr_curve(params, hr_images, scenario, max_steps, step_sizes=None, optimize
     for i, hr in enumerate(hr_images):
         hr_c, lr_u8 = make_lr(hr, sc)
         lr = lr_u8[None].astype(np.float32) / 255.0
-        step = _gd_steps(params, lr, s, kernel, sc.subsampling, sizes, kernel_pca) if optimizer == "gd" else \
-            _adam_steps(params, lr, s, kernel, sc.subsampling, adam_rate)
         code = code_for(kernel_pca, kernel)
+        step = _gd_steps(params, lr, s, kernel, sc.subsampling, sizes, kernel_pca) if optimizer == "gd" else \
+            _adam_steps(params, lr, s, kernel, sc.subsampling, adam_rate, code)
         for n in range(max_steps + 1):
             fast = next(step)
             sr = to_uint8(np.asarray(ops.convert_to_numpy(upscale_sr(fast, lr, s, code=code)))[0])
@@ -66,15 +64,16 @@ def _gd_steps(params, lr, scale, kernel, subsampling, sizes, kernel_pca=None):
         yield fast
 
 
-def _adam_steps(params, lr, scale, kernel, subsampling, rate):
-    """Yields the weights after 0, 1, 2, ... Adam steps on the same son → LR pair."""
+def _adam_steps(params, lr, scale, kernel, subsampling, rate, code=None):
+    """Yields the weights after 0, 1, 2, ... Adam steps on the same son → LR pair (a kernel-aware net told ``code``)."""
     from ..train.optim import adam_init
     from ..zssr import adam_step_fn, kernel_arg
 
-    step = adam_step_fn(scale, subsampling)
+    step = adam_step_fn(scale, subsampling, coded=code is not None)
+    extra = () if code is None else (ops.convert_to_tensor(code, "float32"),)
     fast, opt = list(params), adam_init(params)
     lr_t, k, rate_t = ops.convert_to_tensor(lr), kernel_arg(kernel), ops.convert_to_tensor(rate, "float32")
     yield fast
     while True:
-        _, fast, opt = step(fast, opt, rate_t, lr_t, k)
+        _, fast, opt = step(fast, opt, rate_t, lr_t, k, *extra)
         yield fast

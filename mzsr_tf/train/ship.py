@@ -24,6 +24,7 @@ import os
 import platform
 import shutil
 
+import numpy as np
 import yaml
 
 from ..cli import guarded
@@ -91,17 +92,27 @@ def describe(stage_dir, kind, hardware, finished=True):
     entry["settings"] = {k: sec[k] for k in sorted(sec) if k != "init_weights"}
     code = cfg.get("kernel_aware", {})
     if code.get("components"):
-        from ..kernel_code import fit_pca
-
-        explained = fit_pca(entry["scale"], code["components"], code["lambda_min"],
-                            cfg["pretrain_all"]["no_blur_fraction"], code["basis_samples"],
-                            cfg["meta"]["kernel_size"], cfg["seed"])[2]
+        explained = _explained_variance(stage_dir, cfg)
         entry["kernel_code"] = {"components": int(code["components"]), "lambda_min": float(code["lambda_min"]),
                                 "kernel_size": int(cfg["meta"]["kernel_size"]),
                                 "explained_variance": round(explained, 6)}
     if sec.get("init_weights"):  # fine-tuned: the card says from what (a shipped name, or a file's name)
         entry["from"] = os.path.basename(str(sec["init_weights"]))
     return entry
+
+
+def _explained_variance(stage_dir, cfg):
+    """The variance share of the run's kernel basis: kept beside it since it was fitted, else fitted again."""
+    path = os.path.join(os.path.dirname(os.path.normpath(stage_dir)), "kernel_pca.npz")
+    if os.path.isfile(path):
+        with np.load(path) as z:
+            if "explained" in z.files:
+                return float(z["explained"])
+    from ..kernel_code import fit_pca
+
+    code = cfg["kernel_aware"]
+    return fit_pca(cfg["scale"], code["components"], code["lambda_min"], cfg["pretrain_all"]["no_blur_fraction"],
+                   code["basis_samples"], cfg["meta"]["kernel_size"], cfg["seed"])[2]
 
 
 def parse_step_sizes(text):

@@ -360,8 +360,9 @@ def run_kernel_pca(cfg):
         from ..kernel_code import fit_pca
 
         k, nb = cfg.kernel_aware, cfg.pretrain_all.no_blur_fraction
-        mean, basis, _ = fit_pca(cfg.scale, t, k.lambda_min, nb, k.basis_samples, cfg.meta.kernel_size, cfg.seed)
+        mean, basis, explained = fit_pca(cfg.scale, t, k.lambda_min, nb, k.basis_samples, cfg.meta.kernel_size,
+                                         cfg.seed)
         os.makedirs(cfg.run_dir, exist_ok=True)
-        np.savez(path, mean=mean, basis=basis)
+        np.savez(path, mean=mean, basis=basis, explained=explained)
     with np.load(path) as z:
         return z["mean"], z["basis"]
