@@ -297,3 +297,32 @@ def test_told_kernels_are_off_like_an_estimate_and_leave_the_images_alone(image_
         if off[t_i]:
             want = kernel_code.code_for(pca[:2], gaussian_kernel_np(*told[t_i], 15))
             np.testing.assert_allclose(jittered[t_i, 0, 0, 0, 3:], np.asarray(want), atol=1e-5)
+
+
+def test_kernel_aware_run_told_wrong_kernels_stops_and_resumes_to_the_same_weights(image_dir, tmp_path):
+    from mzsr_tf.train import checkpoint, command
+    from mzsr_tf.train import config as config_mod
+
+    init = tmp_path / "init.weights.h5"
+    build_model().save_weights(str(init))
+
+    def cfg(run_dir, steps):
+        c = config_mod.preset("smoke")
+        for s in (f"data.dirs=[{image_dir}]", "stages=[pretrain_all]", f"pretrain_all.init_weights={init}",
+                  f"pretrain_all.steps={steps}", "checkpoint_every=100", "kernel_aware.components=4",
+                  "kernel_aware.lambda_min=0.2", "kernel_aware.basis_samples=500", "kernel_aware.code_jitter=0.3"):
+            config_mod.set_override(c, s)
+        c.run_dir = str(run_dir)
+        return c.validate()
+
+    whole, parts = tmp_path / "whole", tmp_path / "parts"
+    assert command.run(cfg(whole, 4), progress=False) == 0
+    assert command.run(cfg(parts, 2), progress=False) == 0
+    assert checkpoint.load(os.path.join(parts, "pretrain_all", "checkpoint.npz"))["step"] == 2
+    assert command.run(cfg(parts, 4), progress=False) == 0
+    a = checkpoint.load(os.path.join(whole, "pretrain_all", "checkpoint.npz"))["params"]
+    b = checkpoint.load(os.path.join(parts, "pretrain_all", "checkpoint.npz"))["params"]
+    assert a[0].shape == (3, 3, 7, 64)
+    for x, y in zip(a, b):
+        np.testing.assert_allclose(x, y, rtol=0, atol=1e-6)
+    assert not np.allclose(a[0][:, :, 3:], 0.0)  # the code weights were trained
