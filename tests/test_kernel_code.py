@@ -232,7 +232,8 @@ def test_default_weights_follow_the_card(monkeypatch):
     from mzsr_tf import weights
 
     real = weights.index()
-    fake = dict(real, kernel_aware_direct_x2={"scale": 2, "subsampling": "direct", "default_with_kernel": True})
+    fake = {name: entry for name, entry in real.items() if "kernel_code" not in entry}
+    fake["kernel_aware_direct_x2"] = {"scale": 2, "subsampling": "direct", "default_with_kernel": True}
     monkeypatch.setattr(weights, "index", lambda: fake)
     assert weights.default_name(2, "direct", blurred=True) == "kernel_aware_direct_x2"
     assert weights.default_name(2, "direct", blurred=False) == "mzsr_direct_x2"
