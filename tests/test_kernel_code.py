@@ -213,6 +213,16 @@ def test_kernel_aware_training_starts_from_the_old_weights_and_ships(image_dir, 
     assert entry["kernel_code"]["components"] == 4 and entry["kernel_code"]["lambda_min"] == 0.2
     assert entry["kernel_code"]["explained_variance"] == round(explained, 6) and 0.9 < explained <= 1.0
     assert entry["default_with_kernel"] is True and "default_without_kernel" not in entry
+    # Another kernel-aware entry shipped as the default for a case takes it over: one entry per case.
+    assert ship.main([os.path.join(cfg.run_dir, "meta"), "kernel_aware_estimated_direct_x2", "--kind", "meta",
+                      "--into", str(into), "--default-for", "estimate", "--default-for", "kernel"]) == 0
+    idx = json.loads((into / "index.json").read_text())
+    assert "default_with_kernel" not in idx["kernel_aware_direct_x2"]
+    assert idx["kernel_aware_estimated_direct_x2"]["default_with_estimate"] is True
+    from mzsr_tf.weights import card_default
+
+    assert card_default(idx, 2, "direct", "default_with_estimate") == "kernel_aware_estimated_direct_x2"
+    assert card_default(idx, 2, "bicubic", "default_with_estimate") is None
     # A config that asks for another number of code maps than the weights have is refused clearly.
     from mzsr_tf.errors import InputError
     from mzsr_tf.train.stages import initial_params

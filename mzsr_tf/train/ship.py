@@ -29,7 +29,7 @@ import yaml
 
 from ..cli import guarded
 from ..errors import InputError
-from ..weights import HERE
+from ..weights import HERE, card_default
 
 
 def run_hours(stage_dir):
@@ -197,9 +197,10 @@ def main(argv=None):
                    "these were trained with unblurred tasks too: for weights below the pretrained ones there "
                    "on held-out validation (the card says unblurred_default: false)")
     p.add_argument("--default-for", action="append", choices=("kernel", "estimate", "no-kernel"), default=[],
-                   help="kernel-aware weights named kernel_aware_<subsampling>_x<scale>: upscale picks them by default "
-                   "for inputs with a given kernel (a file or a name), an estimated one (--kernel estimate) and/or "
-                   "none (repeatable); give it only where they beat the default on held-out photos")
+                   help="kernel-aware weights: upscale picks them by default for inputs of their scale and "
+                   "subsampling with a given kernel (a file or a name), an estimated one (--kernel estimate) and/or "
+                   "none (repeatable; it moves the case from the entry that held it); give it only where they beat "
+                   "the default on held-out photos")
     p.add_argument("--hardware", default=f"{os.cpu_count()} CPU cores ({platform.machine()})")
     p.add_argument("--overwrite", action="store_true", help="replace shipped weights of that name")
     p.add_argument("--into", default=HERE, help="weights folder (default: the package's)")
@@ -233,6 +234,12 @@ def main(argv=None):
     if os.path.isfile(idx_path):
         with open(idx_path) as f:
             idx = json.load(f)
+    for case in a.default_for:
+        held = card_default({n: e for n, e in idx.items() if n != a.name}, entry["scale"], entry["subsampling"],
+                            cards[case])
+        if held:
+            del idx[held][cards[case]]
+            print(f"{held} is no longer the default with {case.replace('-', ' ')}")
     idx[a.name] = entry
     with open(idx_path, "w") as f:
         json.dump(idx, f, indent=2, sort_keys=True)

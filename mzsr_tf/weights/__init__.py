@@ -34,11 +34,12 @@ def default_name(scale, subsampling="direct", blurred=True, jpeg=False, estimate
     if it was also saved as JPEG, to the weights pretrained on resized, JPEG-saved
     photos (``pretrain_photo_x{scale}``) when shipped.
 
-    Kernel-aware weights (``kernel_aware_<subsampling>_x<scale>``) come first for
-    the inputs their card names (``default_with_kernel``, ``default_with_estimate``,
-    ``default_without_kernel``: set at shipping where they beat the others on
-    held-out photos). A network told the kernel trusts it, so an estimated kernel
-    is a case of its own: the estimator's errors cost such a network more.
+    Kernel-aware weights come first for the inputs their card names
+    (``default_with_kernel``, ``default_with_estimate``, ``default_without_kernel``:
+    set at shipping where they beat the others on held-out photos; one entry per
+    case and (scale, subsampling)). A network told the kernel trusts it, so an
+    estimated kernel is a case of its own: the estimator's errors cost such a
+    network more, and weights trained on codes off the true kernel may serve it.
 
     Args:
       scale: 2 or 4.
@@ -48,10 +49,10 @@ def default_name(scale, subsampling="direct", blurred=True, jpeg=False, estimate
       estimated: the kernel was estimated from the image (``--kernel estimate``).
     """
     idx = index()
-    aware = idx.get(kernel_aware_name(scale, subsampling), {})
     case = "default_without_kernel" if not blurred else "default_with_estimate" if estimated else "default_with_kernel"
-    if aware.get(case):
-        return kernel_aware_name(scale, subsampling)
+    named = card_default(idx, scale, subsampling, case)
+    if named:
+        return named
     meta = f"mzsr_{subsampling}_x{scale}"
     pre = f"pretrain_x{scale}"
     photo = f"pretrain_photo_x{scale}"
@@ -68,9 +69,11 @@ def default_name(scale, subsampling="direct", blurred=True, jpeg=False, estimate
     raise InputError(f"no shipped weights for scale {scale} ({subsampling}); pass --weights PATH")
 
 
-def kernel_aware_name(scale, subsampling):
-    """The shipped name of the kernel-aware weights for (scale, subsampling)."""
-    return f"kernel_aware_{subsampling}_x{scale}"
+def card_default(idx, scale, subsampling, case):
+    """The name whose card sets ``case`` (e.g. 'default_with_kernel') for (scale, subsampling), or None."""
+    named = sorted(name for name, e in idx.items()
+                   if e.get(case) and e.get("scale") == scale and e.get("subsampling") == subsampling)
+    return named[0] if named else None
 
 
 def resolve(name_or_path, scale=None, subsampling="direct", blurred=True):
