@@ -80,8 +80,9 @@ def build_parser():
         help=f"adaptation gradient steps, 0..{MAX_STEPS} (default {DEFAULT_STEPS}; 0 = no adaptation)",
     )
     p.add_argument("--weights", metavar="NAME|PATH", help="shipped weights name or a .weights.h5 file (default: shipped for the scale and "
-                   "subsampling: kernel_aware_direct_x2, told the kernel, for x2 direct; mzsr_direct_x2 is the paper's "
-                   "network; with no --kernel, pretrain_x2, or pretrain_photo_x2 for a JPEG-compressed image)")
+                   "subsampling: kernel_aware_direct_x2 / kernel_aware_bicubic_x2, told the kernel, for x2; "
+                   "kernel_aware_estimated_direct_x2 with --kernel estimate; mzsr_direct_x2 / mzsr_bicubic_x2 are the "
+                   "paper's network; with no --kernel, pretrain_x2, or pretrain_photo_x2 for a JPEG-compressed image)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument(
         "--seed",
