@@ -58,7 +58,8 @@ def film_forward(params, x, channels=3):
     return image + h
 
 
-def film_l1(params, x, y):
+def film_l1(params, x, y, compute_dtype=None):
+    """L1 of the FiLM network, in the loss signature ``mzsr_tf.adapt`` takes (float32 here)."""
     from keras import ops
 
     return ops.mean(ops.abs(film_forward(params, x) - y))
@@ -77,19 +78,14 @@ def train_step():
 
 
 def adapt_and_upscale(params, lr, scale, kernel, subsampling, code, sizes):
-    """Algorithm 2 with the FiLM forward: ``len(sizes)`` gradient steps on ILR(son) → LR, then SR of LR."""
+    """Algorithm 2 (``mzsr_tf.adapt``) with the FiLM loss: ``len(sizes)`` steps on ILR(son) → LR, then SR of LR."""
     from keras import ops
 
-    from mzsr_tf import backend
-    from mzsr_tf.adapt import son_input
+    from mzsr_tf.adapt import adapt, son_input
     from mzsr_tf.kernel_code import with_code
     from mzsr_tf.resize import imresize
 
-    x = son_input(lr, scale, kernel, subsampling, code)
-    fast = list(params)
-    for size in sizes:
-        _, grads = backend.value_and_grad(film_l1, fast, x, lr)
-        fast = [p - size * g for p, g in zip(fast, grads)]
+    fast = adapt(params, son_input(lr, scale, kernel, subsampling, code), lr, list(sizes), loss=film_l1)
     return ops.clip(film_forward(fast, with_code(imresize(lr, float(scale)), code)), 0.0, 1.0)
 
 

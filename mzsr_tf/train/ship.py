@@ -217,9 +217,6 @@ def main(argv=None):
         entry["unblurred_default"] = False
     if a.default_for and "kernel_code" not in entry:
         raise InputError("--default-for is for kernel-aware weights (kernel_aware.components > 0)")
-    cards = {"kernel": "default_with_kernel", "estimate": "default_with_estimate", "no-kernel": "default_without_kernel"}
-    for case in a.default_for:
-        entry[cards[case]] = True
     if a.average or a.running_average:
         tmp = dst + ".part.weights.h5"
         if a.average:
@@ -234,12 +231,14 @@ def main(argv=None):
     if os.path.isfile(idx_path):
         with open(idx_path) as f:
             idx = json.load(f)
-    for case in a.default_for:
+    cards = {"kernel": "default_with_kernel", "estimate": "default_with_estimate", "no-kernel": "default_without_kernel"}
+    for case in a.default_for:  # one entry per case: the one that held it gives it up
         held = card_default({n: e for n, e in idx.items() if n != a.name}, entry["scale"], entry["subsampling"],
                             cards[case])
         if held:
             del idx[held][cards[case]]
             print(f"{held} is no longer the default with {case.replace('-', ' ')}")
+        entry[cards[case]] = True
     idx[a.name] = entry
     with open(idx_path, "w") as f:
         json.dump(idx, f, indent=2, sort_keys=True)

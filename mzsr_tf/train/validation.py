@@ -69,12 +69,15 @@ def validate_blind(stage, state, step, logger, prefix="val"):
     estimated = kernel_pca is not None and _has_estimator(c.scale, c.subsampling)
     for hr, k in zip(val_crops(stage.val, c.data.val_crop, c.scale), stage._val_kernels):
         hr_t = ops.convert_to_tensor(hr[None].astype(np.float32) / 255.0)
-        for tag, kernel in [("", k), ("noblur_", None)] + ([("estimated_", k)] if estimated else []):
-            lr = degrade(hr_t, c.scale, kernel=kernel, subsampling=c.subsampling, round_uint8=True)
-            if tag == "estimated_":
-                from ..estimate import estimate_kernel
+        lr_of = lambda kernel: degrade(hr_t, c.scale, kernel=kernel, subsampling=c.subsampling, round_uint8=True)  # noqa: E731
+        blurred = lr_of(k)
+        runs = [("", blurred, k), ("noblur_", lr_of(None), None)]
+        if estimated:  # the same LR, told the kernel estimated from it
+            from ..estimate import estimate_kernel
 
-                kernel = estimate_kernel(to_numpy(lr)[0], c.scale, c.subsampling, c.meta.kernel_size)
+            runs.append(("estimated_", blurred,
+                         estimate_kernel(to_numpy(blurred)[0], c.scale, c.subsampling, c.meta.kernel_size)))
+        for tag, lr, kernel in runs:
             for n in VAL_STEPS:
                 sizes = tuple(step_size_schedule(n, c.subsampling, c.scale))
                 sr = zero_shot_sr(state["params"], lr, c.scale, kernel, c.subsampling, sizes, kernel_pca=kernel_pca)
