@@ -102,6 +102,20 @@ def resolve_kernel(kernel, warn=None, scale=2, subsampling="direct"):
     return kernels.validate_kernel(kernel, source="kernel", warn=warn)
 
 
+def is_estimated(kernel):
+    """True when ``kernel`` (what :func:`resolve_kernel` returned) asks for a per-image estimate."""
+    return isinstance(kernel, str) and kernel == ESTIMATE
+
+
+def kernel_extent(kernel):
+    """The (h, w) a resolved kernel takes in size checks: None, the estimator's size, or its shape."""
+    from .constants import KERNEL_SIZE
+
+    if kernel is None:
+        return None
+    return (KERNEL_SIZE, KERNEL_SIZE) if is_estimated(kernel) else kernel.shape
+
+
 def kernel_for_image(kernel, x, scale, subsampling, notes=None):
     """The kernel one image runs with: ``kernel`` itself, or for ``ESTIMATE`` the one estimated from ``x``.
 
@@ -110,7 +124,7 @@ def kernel_for_image(kernel, x, scale, subsampling, notes=None):
       x: the image as float H×W×C in [0, 1] (gray and N-channel data are estimated on their mean).
       notes: a list that gets a line on the estimate.
     """
-    if not (isinstance(kernel, str) and kernel == ESTIMATE):
+    if not is_estimated(kernel):
         return kernel
     from .estimate import estimate_kernel
 
@@ -171,7 +185,7 @@ def upscale(array, scale=2, kernel=None, steps=DEFAULT_STEPS, subsampling=None, 
             warnings.warn(f"array: {note}", stacklevel=2)
     k = resolve_kernel(kernel, warn=lambda m: warnings.warn(m.removeprefix("warning: "), stacklevel=3),
                        scale=scale, subsampling=subsampling)
-    estimated = isinstance(k, str)
+    estimated = is_estimated(k)
     k = kernel_for_image(k, x, scale, subsampling)
     name = method_for(method, ensemble)
     check_size(x.shape[0], x.shape[1], scale, None if k is None else k.shape, source="array",

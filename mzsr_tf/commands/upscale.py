@@ -18,10 +18,10 @@ import sys
 import time
 
 from .. import arrays, methods, tiling
-from ..api import (check_method, check_options, kernel_for_image, method_for, resolve_kernel, run_channels,
-                   subsampling_for, weights_mismatch)
+from ..api import (check_method, check_options, is_estimated, kernel_extent, kernel_for_image, method_for,
+                   resolve_kernel, run_channels, subsampling_for, weights_mismatch)
 from ..cli import ArgumentParser, guarded
-from ..constants import DEFAULT_STEPS, KERNEL_SIZE, MAX_LR_PIXELS, MAX_STEPS, SCALES, SUBSAMPLINGS
+from ..constants import DEFAULT_STEPS, MAX_LR_PIXELS, MAX_STEPS, SCALES, SUBSAMPLINGS
 from ..errors import InputError
 from ..io import (IMAGE_EXTENSIONS, OUTPUT_EXTENSIONS, check_output, check_size, check_writable, png_problem,
                   read_array, write_array)
@@ -225,7 +225,7 @@ def main(argv=None):
         check_writable(args.output)
     warn = lambda m: _say(m)  # noqa: E731
     kernel = resolve_kernel(args.kernel, warn=warn, scale=scale, subsampling=args.subsampling)
-    ksize = None if kernel is None else (KERNEL_SIZE, KERNEL_SIZE) if isinstance(kernel, str) else kernel.shape
+    ksize = kernel_extent(kernel)
     name = method_for(args.method, args.ensemble)
     method = methods.get(name)
     max_pixels = None if method.tiles else MAX_LR_PIXELS
@@ -240,8 +240,9 @@ def main(argv=None):
     from tqdm import tqdm
 
     bar = lambda it: tqdm(it, unit="tile", disable=None, file=sys.stderr, leave=False)  # noqa: E731
-    opts = methods.Options(scale=scale, kernel=None if isinstance(kernel, str) else kernel,
-                           kernel_estimated=isinstance(kernel, str), subsampling=args.subsampling, steps=steps,
+    estimated = is_estimated(kernel)
+    opts = methods.Options(scale=scale, kernel=None if estimated else kernel,
+                           kernel_estimated=estimated, subsampling=args.subsampling, steps=steps,
                            weights=args.weights,
                            compute_dtype=args.compute_dtype,
                            zssr_iters=args.zssr_iters, zssr_ensemble=args.ensemble is not False,

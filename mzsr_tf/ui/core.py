@@ -273,8 +273,7 @@ def process(path, name, scale=2, kernel_choice=NO_KERNEL, steps=DEFAULT_STEPS, s
       InputError: the same one-line messages as the command (file paths shown as the user's names).
     """
     from .. import arrays, upscale
-    from ..api import check_options, kernel_for_image, subsampling_for, weights_mismatch
-    from ..constants import KERNEL_SIZE
+    from ..api import check_options, is_estimated, kernel_extent, kernel_for_image, subsampling_for, weights_mismatch
     from ..io import check_size, png_problem, write_array
     from ..methods import Options
 
@@ -286,7 +285,8 @@ def process(path, name, scale=2, kernel_choice=NO_KERNEL, steps=DEFAULT_STEPS, s
     subsampling = subsampling_for(kernel_arg, subsampling)
     scale, steps = check_options(_whole(scale), _whole(steps), subsampling)
     kernel = resolve_page_kernel(kernel_choice, kernel_path, kernel_name, notes)
-    if isinstance(kernel, str):
+    estimated = is_estimated(kernel)
+    if estimated:
         from ..estimate import check_options as check_estimate
 
         check_estimate(scale, subsampling)
@@ -296,13 +296,11 @@ def process(path, name, scale=2, kernel_choice=NO_KERNEL, steps=DEFAULT_STEPS, s
     if out_name.endswith(".png") and png_problem(a):
         raise InputError(f"{name}: {png_problem(a)}")
     x, spec, more = arrays.to_unit(a, source=name)
-    ksize = None if kernel is None else (KERNEL_SIZE, KERNEL_SIZE) if isinstance(kernel, str) else kernel.shape
-    check_size(x.shape[0], x.shape[1], scale, ksize, source=name, max_pixels=None)
+    check_size(x.shape[0], x.shape[1], scale, kernel_extent(kernel), source=name, max_pixels=None)
     # how an image's values map to [0, 1] is news only for data arrays (min–max, percentiles)
     notes = read_notes + [n for n in more if spec.kind == "data" or not n.startswith("values:")] + notes
-    if isinstance(kernel, str):
+    if estimated:
         say(0.1, "estimating the kernel")
-    estimated = isinstance(kernel, str)
     kernel = kernel_for_image(kernel, x, scale, subsampling, notes)
     name_w = weights_in_use(x, spec, scale, subsampling, kernel, weights, estimated)
     mismatch = weights_mismatch(Options(scale=scale, kernel=kernel, subsampling=subsampling, weights=name_w))
