@@ -186,10 +186,10 @@ def upscale(array, scale=2, kernel=None, steps=DEFAULT_STEPS, subsampling=None, 
     k = resolve_kernel(kernel, warn=lambda m: warnings.warn(m.removeprefix("warning: "), stacklevel=3),
                        scale=scale, subsampling=subsampling)
     estimated = is_estimated(k)
-    k = kernel_for_image(k, x, scale, subsampling)
     name = method_for(method, ensemble)
-    check_size(x.shape[0], x.shape[1], scale, None if k is None else k.shape, source="array",
+    check_size(x.shape[0], x.shape[1], scale, kernel_extent(k), source="array",
                max_pixels=None if methods.get(name).tiles else MAX_LR_PIXELS)
+    k = kernel_for_image(k, x, scale, subsampling)
     opts = methods.Options(scale=scale, kernel=k, kernel_estimated=estimated, subsampling=subsampling, steps=steps,
                            weights=weights,
                            compute_dtype=compute_dtype, zssr_iters=zssr_iters, zssr_ensemble=ensemble is not False,

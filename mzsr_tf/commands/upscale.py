@@ -82,7 +82,8 @@ def build_parser():
     p.add_argument("--weights", metavar="NAME|PATH", help="shipped weights name or a .weights.h5 file (default: shipped for the scale and "
                    "subsampling: kernel_aware_direct_x2 / kernel_aware_bicubic_x2, told the kernel, for x2; "
                    "kernel_aware_estimated_direct_x2 with --kernel estimate; kernel_aware_direct_x4 for x4 direct; "
-                   "mzsr_direct_x2 / mzsr_bicubic_x2 / mzsr_direct_x4 are the paper's network; with no --kernel, pretrain_x2, or pretrain_photo_x2 for a JPEG-compressed image)")
+                   "mzsr_direct_x2 / mzsr_bicubic_x2 / mzsr_direct_x4 are the paper's network; with no --kernel, "
+                   "pretrain_x2, or pretrain_photo_x2 for a JPEG-compressed image)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument(
         "--seed",

@@ -29,7 +29,7 @@ import yaml
 
 from ..cli import guarded
 from ..errors import InputError
-from ..weights import HERE, card_default
+from ..weights import DEFAULT_CASES, HERE, card_default
 
 
 def run_hours(stage_dir):
@@ -196,7 +196,7 @@ def main(argv=None):
                    help="unblurred bicubic-subsampled inputs keep the pretrained weights (pretrain_xS) although "
                    "these were trained with unblurred tasks too: for weights below the pretrained ones there "
                    "on held-out validation (the card says unblurred_default: false)")
-    p.add_argument("--default-for", action="append", choices=("kernel", "estimate", "no-kernel"), default=[],
+    p.add_argument("--default-for", action="append", choices=tuple(DEFAULT_CASES), default=[],
                    help="kernel-aware weights: upscale picks them by default for inputs of their scale and "
                    "subsampling with a given kernel (a file or a name), an estimated one (--kernel estimate) and/or "
                    "none (repeatable; it moves the case from the entry that held it); give it only where they beat "
@@ -231,14 +231,13 @@ def main(argv=None):
     if os.path.isfile(idx_path):
         with open(idx_path) as f:
             idx = json.load(f)
-    cards = {"kernel": "default_with_kernel", "estimate": "default_with_estimate", "no-kernel": "default_without_kernel"}
     for case in a.default_for:  # one entry per case: the one that held it gives it up
-        held = card_default({n: e for n, e in idx.items() if n != a.name}, entry["scale"], entry["subsampling"],
-                            cards[case])
+        field = DEFAULT_CASES[case]
+        held = card_default({n: e for n, e in idx.items() if n != a.name}, entry["scale"], entry["subsampling"], field)
         if held:
-            del idx[held][cards[case]]
+            del idx[held][field]
             print(f"{held} is no longer the default with {case.replace('-', ' ')}")
-        entry[cards[case]] = True
+        entry[field] = True
     idx[a.name] = entry
     with open(idx_path, "w") as f:
         json.dump(idx, f, indent=2, sort_keys=True)

@@ -49,7 +49,7 @@ def default_name(scale, subsampling="direct", blurred=True, jpeg=False, estimate
       estimated: the kernel was estimated from the image (``--kernel estimate``).
     """
     idx = index()
-    case = "default_without_kernel" if not blurred else "default_with_estimate" if estimated else "default_with_kernel"
+    case = DEFAULT_CASES["no-kernel" if not blurred else "estimate" if estimated else "kernel"]
     named = card_default(idx, scale, subsampling, case)
     if named:
         return named
@@ -67,6 +67,11 @@ def default_name(scale, subsampling="direct", blurred=True, jpeg=False, estimate
     if pre in idx:
         return pre
     raise InputError(f"no shipped weights for scale {scale} ({subsampling}); pass --weights PATH")
+
+
+# The input cases a card can claim (``ship --default-for``), and the card field that says so.
+DEFAULT_CASES = {"kernel": "default_with_kernel", "estimate": "default_with_estimate",
+                 "no-kernel": "default_without_kernel"}
 
 
 def card_default(idx, scale, subsampling, case):
