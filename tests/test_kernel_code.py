@@ -213,6 +213,15 @@ def test_kernel_aware_training_starts_from_the_old_weights_and_ships(image_dir, 
     assert entry["kernel_code"]["components"] == 4 and entry["kernel_code"]["lambda_min"] == 0.2
     assert entry["kernel_code"]["explained_variance"] == round(explained, 6) and 0.9 < explained <= 1.0
     assert entry["default_with_kernel"] is True and "default_without_kernel" not in entry
+    # Weights fine-tuned from shipped ones keep the card of what they started from, even when they
+    # replace them under the same name.
+    config_mod.set_override(cfg, "pretrain_all.init_weights=kernel_aware_direct_x2")
+    config_mod.dump(cfg, os.path.join(cfg.run_dir, "pretrain_all", "config.yaml"))
+    assert ship.main([os.path.join(cfg.run_dir, "pretrain_all"), "kernel_aware_direct_x2", "--kind", "pretrain_all",
+                      "--into", str(into), "--overwrite"]) == 0
+    entry = json.loads((into / "index.json").read_text())["kernel_aware_direct_x2"]
+    assert entry["from"] == "kernel_aware_direct_x2" and entry["kind"] == "pretrain_all"
+    assert entry["from_card"] == {"kind": "meta", "config": "smoke", "steps": 3, "hours": entry["from_card"]["hours"]}
     # Another kernel-aware entry shipped as the default for a case takes it over: one entry per case.
     assert ship.main([os.path.join(cfg.run_dir, "meta"), "kernel_aware_estimated_direct_x2", "--kind", "meta",
                       "--into", str(into), "--default-for", "estimate", "--default-for", "kernel"]) == 0

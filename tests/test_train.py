@@ -97,6 +97,18 @@ def test_msl_weights_anneal_to_last_step():
     assert msl_weights(5, 0, 100, enabled=False).tolist() == [0, 0, 0, 0, 1]
 
 
+def test_pretrain_all_rate_is_constant_then_falls_along_a_half_cosine(capsys):
+    from mzsr_tf.train.stages import annealed_learning_rate
+
+    rates = [annealed_learning_rate(2e-4, 1e-5, 100, 300, s) for s in range(301)]
+    assert rates[:200] == [2e-4] * 200
+    assert np.all(np.diff(rates[200:]) < 0)
+    np.testing.assert_allclose([rates[250], rates[300]], [(2e-4 + 1e-5) / 2, 1e-5], rtol=1e-9)
+    assert annealed_learning_rate(2e-4, 0.0, 0, 300, 299) == 2e-4
+    assert command.main(["--preset", "smoke", "--set", "pretrain_all.steps=10", "--set", "pretrain_all.anneal_steps=11"]) == 2
+    assert "pretrain_all.anneal_steps must be in 0..pretrain_all.steps" in capsys.readouterr().err
+
+
 def test_task_pipeline_is_deterministic_under_a_seed(image_dir):
     pool = ImagePool([np.asarray(Image.open(os.path.join(image_dir, f))) for f in sorted(os.listdir(image_dir))])
     a = pipeline.sample_tasks(pool, 7, 3, 2, 4, 16, 2)

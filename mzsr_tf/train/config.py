@@ -57,6 +57,11 @@ class PretrainAllConfig:
     patches_per_kernel: int = 4
     patch_size: int = 64
     learning_rate: float = 2e-4
+    # Over the stage's last ``anneal_steps`` steps the rate falls along a half cosine to
+    # ``final_learning_rate``: at a constant rate the held-out curve flattens while the weights
+    # still wander around the minimum, and a falling rate settles them (0: constant).
+    anneal_steps: int = 0
+    final_learning_rate: float = 0.0
     no_blur_fraction: float = 0.2  # share of unblurred pairs, so no-kernel inputs are learned too
     noise_sigma: float = 0.0
     val_every: int = 0  # 0: the run's val_every (steps here are ~40x cheaper than meta-iterations)
@@ -159,6 +164,10 @@ class Config:
         if self.meta.average_from < 0 or self.meta.average_every < 1:
             raise InputError("config: meta.average_from must be >= 0 and meta.average_every >= 1, got "
                              f"{self.meta.average_from} and {self.meta.average_every}")
+        pa = self.pretrain_all
+        if not 0 <= pa.anneal_steps <= pa.steps or pa.final_learning_rate < 0:
+            raise InputError("config: pretrain_all.anneal_steps must be in 0..pretrain_all.steps and "
+                             f"pretrain_all.final_learning_rate >= 0, got {pa.anneal_steps} and {pa.final_learning_rate}")
         return self
 
     def _validate_photo(self):

@@ -101,6 +101,15 @@ def describe(stage_dir, kind, hardware, finished=True):
     return entry
 
 
+def earlier_card(card):
+    """What a card says of how its weights were made, for the card of weights fine-tuned from them.
+
+    Args:
+      card: the index entry of the shipped weights a run started from.
+    """
+    return {k: card[k] for k in ("kind", "config", "steps", "hours", "from", "from_card") if k in card}
+
+
 def _explained_variance(stage_dir, cfg):
     """The variance share of the run's kernel basis: kept beside it since it was fitted, else fitted again."""
     path = os.path.join(os.path.dirname(os.path.normpath(stage_dir)), "kernel_pca.npz")
@@ -231,6 +240,8 @@ def main(argv=None):
     if os.path.isfile(idx_path):
         with open(idx_path) as f:
             idx = json.load(f)
+    if entry.get("from") in idx:  # fine-tuned from shipped weights, perhaps the very ones it replaces
+        entry["from_card"] = earlier_card(idx[entry["from"]])
     for case in a.default_for:  # one entry per case: the one that held it gives it up
         field = DEFAULT_CASES[case]
         held = card_default({n: e for n, e in idx.items() if n != a.name}, entry["scale"], entry["subsampling"], field)

@@ -1,4 +1,5 @@
 """The two stages of Algorithm 1: bicubic L1 pretraining and meta-transfer learning."""
+import math
 import os
 
 import numpy as np
@@ -47,6 +48,23 @@ def pretrain_learning_rate(cfg, step):
     p = cfg.pretrain
     halved = p.learning_rate * 0.5 ** (step // p.learning_rate_halve_every)
     return max(halved, min(p.learning_rate, p.learning_rate_floor))
+
+
+def annealed_learning_rate(rate, final_rate, anneal_steps, total_steps, step):
+    """The rate at ``step``: constant, then a half cosine over the last ``anneal_steps`` steps.
+
+    Args:
+      rate: the rate before the anneal.
+      final_rate: the rate the anneal reaches at ``total_steps``.
+      anneal_steps: how many of the last steps anneal (0: ``rate`` throughout).
+      total_steps: the stage's length.
+      step: the step (0-based) whose rate is wanted.
+    """
+    start = total_steps - anneal_steps
+    if anneal_steps <= 0 or step < start:
+        return rate
+    progress = min((step - start) / anneal_steps, 1.0)
+    return final_rate + (rate - final_rate) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 class Pretrain(Stage):
@@ -144,7 +162,9 @@ class PretrainAll(Stage):
 
     def step(self, state, batch, step):
         ilr, hr = batch
-        rate = ops.convert_to_tensor(self.cfg.pretrain_all.learning_rate, "float32")
+        p = self.cfg.pretrain_all
+        rate = annealed_learning_rate(p.learning_rate, p.final_learning_rate, p.anneal_steps, p.steps, step)
+        rate = ops.convert_to_tensor(rate, "float32")
         params, opt, loss = self._step(state["params"], state["opt"], ilr, hr, rate)
         return {"params": params, "opt": opt, "extra": {}}, {"loss/l1": loss, "learning_rate": rate}
 
