@@ -105,6 +105,15 @@ def test_pretrain_all_rate_is_constant_then_falls_along_a_half_cosine(capsys):
     assert np.all(np.diff(rates[200:]) < 0)
     np.testing.assert_allclose([rates[250], rates[300]], [(2e-4 + 1e-5) / 2, 1e-5], rtol=1e-9)
     assert annealed_learning_rate(2e-4, 0.0, 0, 300, 299) == 2e-4
+    # Bicubic pretraining halves its rate, then anneals from the rate the anneal's first step has.
+    from mzsr_tf.train.stages import pretrain_learning_rate
+
+    cfg = config_mod.preset("cpu")
+    cfg.pretrain.steps, cfg.pretrain.learning_rate_halve_every, cfg.pretrain.anneal_steps = 100, 30, 40
+    cfg.pretrain.learning_rate, cfg.pretrain.learning_rate_floor = 4e-4, 1e-5
+    rates = [pretrain_learning_rate(cfg, s) for s in range(101)]
+    assert rates[29] == 4e-4 and rates[30] == 2e-4 and rates[60] == 1e-4 and rates[100] == 0.0
+    assert np.all(np.diff(rates[60:]) < 0) and rates[80] == pytest.approx(0.5e-4)
     assert command.main(["--preset", "smoke", "--set", "pretrain_all.steps=10", "--set", "pretrain_all.anneal_steps=11"]) == 2
     assert "pretrain_all.anneal_steps must be in 0..pretrain_all.steps" in capsys.readouterr().err
 

@@ -38,6 +38,9 @@ class PretrainConfig:
     learning_rate: float = 4e-4
     learning_rate_halve_every: int = 100000
     learning_rate_floor: float = 1e-4
+    # as in pretrain_all: a half cosine from the rate then reached to final_learning_rate over the last steps
+    anneal_steps: int = 0
+    final_learning_rate: float = 0.0
     init_weights: Optional[str] = None  # None: random initialisation; a name or path: fine-tune from it
     # Photo degradations instead of the MATLAB bicubic LR: each crop shrunk by one of these
     # Pillow resizers (mzsr_tf.data.photo.RESIZERS) and, with jpeg_fraction, saved as JPEG
@@ -164,10 +167,11 @@ class Config:
         if self.meta.average_from < 0 or self.meta.average_every < 1:
             raise InputError("config: meta.average_from must be >= 0 and meta.average_every >= 1, got "
                              f"{self.meta.average_from} and {self.meta.average_every}")
-        pa = self.pretrain_all
-        if not 0 <= pa.anneal_steps <= pa.steps or pa.final_learning_rate < 0:
-            raise InputError("config: pretrain_all.anneal_steps must be in 0..pretrain_all.steps and "
-                             f"pretrain_all.final_learning_rate >= 0, got {pa.anneal_steps} and {pa.final_learning_rate}")
+        for name in ("pretrain", "pretrain_all"):
+            p = getattr(self, name)
+            if not 0 <= p.anneal_steps <= p.steps or p.final_learning_rate < 0:
+                raise InputError(f"config: {name}.anneal_steps must be in 0..{name}.steps and {name}.final_learning_rate"
+                                 f" >= 0, got {p.anneal_steps} and {p.final_learning_rate}")
         return self
 
     def _validate_photo(self):

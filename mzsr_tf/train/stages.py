@@ -44,10 +44,12 @@ def supervised_step(compute_dtype=None):
 
 
 def pretrain_learning_rate(cfg, step):
-    """Adam learning rate: halved every ``learning_rate_halve_every`` steps, not below the floor."""
+    """Adam learning rate: halved every ``learning_rate_halve_every`` steps, not below the floor, then annealed."""
     p = cfg.pretrain
-    halved = p.learning_rate * 0.5 ** (step // p.learning_rate_halve_every)
-    return max(halved, min(p.learning_rate, p.learning_rate_floor))
+    held = min(step, p.steps - p.anneal_steps)  # the anneal starts from the rate its first step has
+    halved = p.learning_rate * 0.5 ** (held // p.learning_rate_halve_every)
+    halved = max(halved, min(p.learning_rate, p.learning_rate_floor))
+    return annealed_learning_rate(halved, p.final_learning_rate, p.anneal_steps, p.steps, step)
 
 
 def annealed_learning_rate(rate, final_rate, anneal_steps, total_steps, step):
