@@ -170,8 +170,8 @@ class Config:
         for name in ("pretrain", "pretrain_all"):
             p = getattr(self, name)
             if not 0 <= p.anneal_steps <= p.steps or p.final_learning_rate < 0:
-                raise InputError(f"config: {name}.anneal_steps must be in 0..{name}.steps and {name}.final_learning_rate"
-                                 f" >= 0, got {p.anneal_steps} and {p.final_learning_rate}")
+                raise InputError(f"config: {name}.anneal_steps must be in 0..{name}.steps and "
+                                 f"{name}.final_learning_rate >= 0, got {p.anneal_steps} and {p.final_learning_rate}")
         return self
 
     def _validate_photo(self):
