@@ -97,7 +97,7 @@ def test_msl_weights_anneal_to_last_step():
     assert msl_weights(5, 0, 100, enabled=False).tolist() == [0, 0, 0, 0, 1]
 
 
-def test_pretrain_all_rate_is_constant_then_falls_along_a_half_cosine(capsys):
+def test_supervised_stage_rates_anneal_along_a_half_cosine(capsys):
     from mzsr_tf.train.stages import annealed_learning_rate
 
     rates = [annealed_learning_rate(2e-4, 1e-5, 100, 300, s) for s in range(301)]
