@@ -142,6 +142,28 @@ def test_task_pipeline_is_deterministic_under_a_seed(image_dir):
     assert ilr.shape == hr.shape == (2, 4, 16, 16, 3)
 
 
+def test_data_seed_draws_new_batches_but_keeps_the_held_out_kernels(image_dir):
+    from mzsr_tf.train.stages import task_batches
+    from mzsr_tf.errors import InputError
+    from mzsr_tf.train.validation import validation_kernels
+
+    pool = ImagePool([np.asarray(Image.open(os.path.join(image_dir, f))) for f in sorted(os.listdir(image_dir))])
+    cfgs = {}
+    for name, seed in (("run", None), ("same", 0), ("new", 5)):
+        cfg = config_mod.preset("smoke")
+        if seed is not None:
+            config_mod.set_override(cfg, f"data.seed={seed}")
+        cfgs[name] = cfg.validate()
+    first = {n: [t.numpy() for t in next(task_batches(c, pool, 3, 2, 2, 16, 0.0, 0.2))] for n, c in cfgs.items()}
+    for x, y in zip(first["run"], first["same"]):
+        np.testing.assert_array_equal(x, y)
+    assert not np.array_equal(first["run"][1], first["new"][1])
+    for a, b in zip(validation_kernels(cfgs["run"], 3), validation_kernels(cfgs["new"], 3)):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(InputError, match="data.seed"):
+        config_mod.from_dict({"data": {"seed": -1}}).validate()
+
+
 def test_unblurred_tasks_are_plain_subsampling(image_dir):
     """A task drawn without blur is the HR crop decimated (direct) and brought back up: no kernel at all."""
     from mzsr_tf.degrade import degrade

@@ -26,6 +26,9 @@ class DataConfig:
     val_images: int = 4  # held out from training, by sorted file order, for validation PSNR
     val_crop: int = 96  # HR side of the validation crops
     parallel_calls: int = 2
+    # the training draws (crops, kernels, noise); None: the run's seed. Held-out kernels and the
+    # kernel basis follow the run's seed alone, so a run that draws new batches still compares
+    seed: Optional[int] = None
 
 
 @dataclass
@@ -135,6 +138,11 @@ class Config:
     meta: MetaConfig = field(default_factory=MetaConfig)
     kernel_aware: KernelAwareConfig = field(default_factory=KernelAwareConfig)
 
+    @property
+    def draw_seed(self):
+        """The seed of the training batches: ``data.seed`` where set, else the run's."""
+        return self.seed if self.data.seed is None else self.data.seed
+
     def validate(self):
         if self.scale not in (2, 4):
             raise InputError(f"config: scale must be 2 or 4, got {self.scale}")
@@ -148,6 +156,9 @@ class Config:
         for name, frac in (("pretrain_all", self.pretrain_all.no_blur_fraction), ("meta", self.meta.no_blur_fraction)):
             if not 0.0 <= frac <= 1.0:
                 raise InputError(f"config: {name}.no_blur_fraction must be in [0, 1], got {frac}")
+        if self.data.seed is not None and (isinstance(self.data.seed, bool) or not isinstance(self.data.seed, int)
+                                           or self.data.seed < 0):
+            raise InputError(f"config: data.seed must be a non-negative integer or null, got {self.data.seed!r}")
         self._validate_photo()
         for sec, key in (("pretrain", "patch_size"), ("pretrain_all", "patch_size"), ("meta", "patch_size")):
             p = getattr(getattr(self, sec), key)

@@ -88,11 +88,11 @@ class Pretrain(Stage):
     def batches(self, start_step):
         c, p = self.cfg, self.cfg.pretrain
         if p.resizers:
-            sample = lambda i: pipeline.sample_photo_pretrain(self.pool, c.seed, i, p.batch_size, p.patch_size, c.scale,
+            sample = lambda i: pipeline.sample_photo_pretrain(self.pool, c.draw_seed, i, p.batch_size, p.patch_size, c.scale,
                                                               p.resizers, p.jpeg_quality, p.jpeg_fraction)
             degrade_fn = lambda lr, hr: pipeline.degrade_photo_pretrain(lr, hr, c.scale)
             return pipeline.batches(sample, degrade_fn, start_step, c.data.parallel_calls)
-        sample = lambda i: (pipeline.sample_pretrain(self.pool, c.seed, i, p.batch_size, p.patch_size),)
+        sample = lambda i: (pipeline.sample_pretrain(self.pool, c.draw_seed, i, p.batch_size, p.patch_size),)
         return pipeline.batches(sample, lambda hr: pipeline.degrade_pretrain(hr, c.scale), start_step, c.data.parallel_calls)
 
     def step(self, state, batch, step):
@@ -189,11 +189,11 @@ def task_batches(cfg, pool, start_step, tasks, patches, patch_size, noise_sigma,
     jitter = kernel_pca is not None and aware.code_jitter > 0 and aware.code_jitter_fraction > 0
 
     def sample(i):
-        drawn = pipeline.sample_tasks(pool, cfg.seed, i, tasks, patches, patch_size, cfg.scale, noise_sigma,
+        drawn = pipeline.sample_tasks(pool, cfg.draw_seed, i, tasks, patches, patch_size, cfg.scale, noise_sigma,
                                       no_blur_fraction, aware.lambda_min)
         if not jitter:
             return drawn
-        return drawn + pipeline.sample_told_kernels(cfg.seed, i, drawn[1], drawn[2], aware.code_jitter,
+        return drawn + pipeline.sample_told_kernels(cfg.draw_seed, i, drawn[1], drawn[2], aware.code_jitter,
                                                     aware.code_jitter_fraction)
 
     def degrade_fn(hr, kparams, blurred, noise, noise_seed, *told):
