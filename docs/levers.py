@@ -15,7 +15,17 @@ import json
 import os
 import sys
 
-COLUMNS = ["psnr_step0", "psnr_step1", "psnr_step10", "psnr_noblur_step0", "psnr_noblur_step10"]
+COLUMNS = ["psnr_step0", "psnr_step1", "psnr_step10", "psnr_noblur_step0", "psnr_noblur_step10", "psnr_bicubic"]
+# The bicubic pretraining validates feed-forward on unblurred bicubic pairs only (val/psnr_bicubic).
+LABELS = {"psnr_bicubic": "bicubic ×2 pretraining, no blur, feed-forward"}
+
+
+def column_label(col):
+    """Legend text for a column, e.g. 'p(k), 10 steps'."""
+    if col in LABELS:
+        return LABELS[col]
+    where, steps = ("no blur", col[len("psnr_noblur_step"):]) if "noblur" in col else ("p(k)", col[len("psnr_step"):])
+    return f"{where}, {steps} step{'' if steps == '1' else 's'}"
 
 
 def read_stage(stage_dir):
@@ -73,7 +83,7 @@ def run_points(run_dir, prefix="val", only_stage=None, step_cost=None):
             last = h
             if step_cost:
                 h = modelled_hours(step, step_cost)
-            if f"{prefix}/psnr_step10" in v:
+            if f"{prefix}/psnr_step10" in v or f"{prefix}/psnr_bicubic" in v:
                 points.append((f"{stage} {step}", offset + h, {c: v.get(f"{prefix}/{c}") for c in COLUMNS}))
         offset += max(hours.values(), default=0.0)
     return points
@@ -84,8 +94,9 @@ def main(argv=None):
     p.add_argument("runs", nargs="+", help="run folders")
     p.add_argument("--baselines", help="JSON of reference rows")
     p.add_argument("--out", required=True, help="output stem: writes STEM.md and STEM.png")
-    p.add_argument("--start-hours", type=float, default=0.0,
-                   help="CPU hours spent on the weights the runs start from (their pretraining)")
+    p.add_argument("--start-hours", type=float, nargs="+", default=[0.0],
+                   help="CPU hours spent on the weights the runs start from (their pretraining): one value "
+                        "for all runs, or one per run to chain runs of one lineage")
     p.add_argument("--stage", help="only this stage of each run, hours from its start (e.g. meta)")
     p.add_argument("--until-hours", type=float, help="leave out points after this many CPU hours")
     p.add_argument("--step-costs", help="with --stage: JSON {run folder name: [[from_step, CPU s per step], ...]}, "
@@ -98,17 +109,21 @@ def main(argv=None):
         p.error(f"--plot-columns: unknown {sorted(set(plot_columns) - set(COLUMNS))}; known: {', '.join(COLUMNS)}")
     if a.step_costs and not a.stage:
         p.error("--step-costs needs --stage")
+    if len(a.start_hours) not in (1, len(a.runs)):
+        p.error(f"--start-hours: give one value or one per run ({len(a.runs)}), not {len(a.start_hours)}")
+    starts = a.start_hours * len(a.runs) if len(a.start_hours) == 1 else a.start_hours
     costs = json.load(open(a.step_costs)) if a.step_costs else {}
     series = {}
-    for r in a.runs:
+    for r, start in zip(a.runs, starts):
         name = os.path.basename(os.path.normpath(r))
         for prefix, suffix in (("val", ""), ("val_avg", " (running mean)")):
-            pts = [(lab, h + a.start_hours, v) for lab, h, v in run_points(r, prefix, a.stage, costs.get(name))
-                   if a.until_hours is None or h + a.start_hours <= a.until_hours]
+            pts = [(lab, h + start, v) for lab, h, v in run_points(r, prefix, a.stage, costs.get(name))
+                   if a.until_hours is None or h + start <= a.until_hours]
             if pts:
                 series[name + suffix] = pts
     base = json.load(open(a.baselines)) if a.baselines else {}
-    lines = ["| weights | CPU hours | p(k) 0 | p(k) 1 | p(k) 10 | no blur 0 | no blur 10 |", "|---|---|---|---|---|---|---|"]
+    lines = ["| weights | CPU hours | p(k) 0 | p(k) 1 | p(k) 10 | no blur 0 | no blur 10 | bicubic pretraining |",
+             "|---|---|---|---|---|---|---|---|"]
     cell = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
     for name, row in base.items():
         lines.append(f"| {name} | {row.get('cpu_hours', '-')} | " + " | ".join(cell(row.get('val/' + c)) for c in COLUMNS) + " |")
@@ -126,10 +141,11 @@ def main(argv=None):
     for run, pts in series.items():
         color = None
         for col, style in zip(plot_columns, ("-o", "--s", ":^", "-.v", "-x")):
-            where, steps = ("no blur", col[len("psnr_noblur_step"):]) if "noblur" in col else ("p(k)", col[len("psnr_step"):])
             drawn = [(h, v[col]) for _, h, v in pts if v[col] is not None]
+            if not drawn:
+                continue
             line, = ax.plot([h for h, _ in drawn], [y for _, y in drawn], style, ms=3, color=color,
-                            label=f"{run}, {where}, {steps} step{'' if steps == '1' else 's'}")
+                            label=f"{run}, {column_label(col)}")
             color = line.get_color()
     for i, (name, row) in enumerate(base.items()):
         if row.get("val/psnr_step10") is not None:

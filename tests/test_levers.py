@@ -36,7 +36,7 @@ def test_points_chain_stage_hours_and_keep_the_running_mean_apart(tmp_path):
     assert [(lab, h, v["psnr_step10"]) for lab, h, v in avg] == [("meta 10", 1.5, 27.8)]
     assert levers.main([str(run), "--out", str(tmp_path / "lev"), "--start-hours", "1"]) == 0
     table = (tmp_path / "lev.md").read_text()
-    assert "| run (running mean): meta 10 | 2.50 | - | - | 27.80 | - | - |" in table
+    assert "| run (running mean): meta 10 | 2.50 | - | - | 27.80 | - | - | - |" in table
     assert (tmp_path / "lev.png").stat().st_size > 1000
 
 
@@ -55,6 +55,27 @@ def test_one_stage_counts_hours_from_its_own_start_and_clips(tmp_path):
                         "--plot-columns", "psnr_step1,psnr_step10"]) == 0
     rows = [r for r in out.with_suffix(".md").read_text().splitlines() if r.startswith("| run")]
     assert [r.split(" | ")[0:2] for r in rows] == [["| run: meta 0", "0.00"], ["| run: meta 5", "0.25"]]
+
+
+def test_bicubic_pretraining_points_and_one_start_per_run_chain_a_lineage(tmp_path):
+    levers = _levers()
+    runs = []
+    for name, rows in (("first", [(0, 29.5), (10, 29.6)]), ("second", [(0, 29.6), (10, 29.7)])):
+        run = tmp_path / name
+        run.mkdir()
+        (run / "config.yaml").write_text("stages: [pretrain]\n")
+        _stage(run, "pretrain", [(0, "val/psnr_bicubic", rows[0][1]), (10, "time/cpu_hours", 0.5),
+                                 (10, "val/psnr_bicubic", rows[1][1])])
+        runs.append(str(run))
+    out = tmp_path / "lev"
+    assert levers.main(runs + ["--out", str(out), "--start-hours", "1", "1.5", "--plot-columns", "psnr_bicubic"]) == 0
+    rows = [r for r in out.with_suffix(".md").read_text().splitlines() if r.startswith(("| first", "| second"))]
+    assert rows == ["| first: pretrain 0 | 1.00 | - | - | - | - | - | 29.50 |",
+                    "| first: pretrain 10 | 1.50 | - | - | - | - | - | 29.60 |",
+                    "| second: pretrain 0 | 1.50 | - | - | - | - | - | 29.60 |",
+                    "| second: pretrain 10 | 2.00 | - | - | - | - | - | 29.70 |"]
+    with pytest.raises(SystemExit):
+        levers.main(runs + ["--out", str(out), "--start-hours", "1", "2", "3"])
 
 
 def _extrapolate():
@@ -82,6 +103,29 @@ def test_extrapolation_fits_db_per_doubling_and_says_never_when_flat(tmp_path, c
     with pytest.raises(SystemExit) as stop:  # a malformed gap is a usage error, not a traceback
         ex.main([str(run), "--gap", "x0.3"])
     assert stop.value.code == 2 and "expected NAME=DB" in capsys.readouterr().err
+
+
+def test_a_lineage_of_runs_is_fitted_as_one_curve_and_a_budget_priced(tmp_path, capsys):
+    ex = _extrapolate()
+    runs = []
+    for name, stages, pts in (("first", "[pretrain_all, meta]", ((0.5, 27.0), (1.0, 27.5))),
+                              ("second", "[pretrain_all]", ((1.0, 28.0), (2.0, 28.5)))):
+        run = tmp_path / name
+        run.mkdir()
+        (run / "config.yaml").write_text(f"stages: {stages}\n")
+        _stage(run, "pretrain_all", [(s, n, v) for s, (h, y) in enumerate(pts, 1)
+                                     for n, v in (("time/cpu_hours", h), ("val/psnr_step10", y))])
+        runs.append(str(run))
+    _stage(tmp_path / "first", "meta", [(1, "time/cpu_hours", 3.0), (1, "val/psnr_step10", 20.0)])
+    pts = ex.lineage_points([runs[0] + ":pretrain_all", runs[1]], [0.5, 1.0], "psnr_step10")
+    assert pts == [(1.0, 27.0), (1.5, 27.5), (2.0, 28.0), (3.0, 28.5)]  # the meta branch is left out
+    assert ex.main([runs[0] + ":pretrain_all", runs[1], "--start-hours", "0.5", "1", "--from-hours", "1.5",
+                    "--budget-hours", "12"]) == 0
+    out = capsys.readouterr().out
+    _, slope, _ = ex.fit_log2([1.5, 2.0, 3.0], [27.5, 28.0, 28.5])
+    assert "3 points, 1.50-3.00 CPU hours" in out and f"{2 * slope:+.3f} dB at the fit" in out  # 3 -> 12 h: 2 doublings
+    with pytest.raises(SystemExit):
+        ex.main(runs + ["--start-hours", "0", "1", "2"])
 
 
 def test_a_step_cost_model_replaces_the_logged_clock(tmp_path):
