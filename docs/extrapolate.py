@@ -16,7 +16,7 @@ run), and ``--budget-hours`` prints what the fitted rate buys up to that many ho
 
     python docs/extrapolate.py training/kernel_aware_x2_direct:pretrain_all \\
         training/kernel_aware_x2_direct_anneal training/kernel_aware_x2_direct_restart \\
-        --start-hours 0 2.05 2.5 --from-hours 1 --budget-hours 12 --gap g^d_2.0=0.11
+        --start-hours 1.5 3.17 3.62 --from-hours 3.62 --budget-hours 8.5 --gap g^d_2.0=0.09
 """
 import argparse
 import math
@@ -109,13 +109,13 @@ def main(argv=None):
     starts = a.start_hours * len(a.runs) if len(a.start_hours) == 1 else a.start_hours
     points = [(h, y) for h, y in lineage_points(a.runs, starts, a.column, a.stage, a.running_mean)
               if h >= a.from_hours]
-    name = " + ".join(a.runs)
+    lineage = " + ".join(a.runs)
     if len(points) < 3:
-        p.error(f"{name}: {len(points)} validation points with {a.column}; need at least 3")
+        p.error(f"{lineage}: {len(points)} validation points with {a.column}; need at least 3")
     hours, psnr = zip(*points)
     _, slope, se = fit_log2(hours, psnr)
     now = max(hours)
-    print(f"{name}: {len(points)} points, {min(hours):.2f}-{now:.2f} CPU hours, {a.column}")
+    print(f"{lineage}: {len(points)} points, {min(hours):.2f}-{now:.2f} CPU hours, {a.column}")
     print(f"slope {slope:+.3f} dB per doubling of CPU hours (standard error {se:.3f})")
     if a.budget_hours:
         doublings = math.log2(max(a.budget_hours, now) / now)
