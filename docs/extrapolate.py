@@ -104,9 +104,10 @@ def main(argv=None):
     a = p.parse_args(argv)
     if a.column not in levers.COLUMNS:
         p.error(f"--column: one of {', '.join(levers.COLUMNS)}")
-    if len(a.start_hours) not in (1, len(a.runs)):
-        p.error(f"--start-hours: give one value or one per run ({len(a.runs)}), not {len(a.start_hours)}")
-    starts = a.start_hours * len(a.runs) if len(a.start_hours) == 1 else a.start_hours
+    try:
+        starts = levers.run_starts(a.runs, a.start_hours)
+    except ValueError as e:
+        p.error(str(e))
     points = [(h, y) for h, y in lineage_points(a.runs, starts, a.column, a.stage, a.running_mean)
               if h >= a.from_hours]
     lineage = " + ".join(a.runs)

@@ -28,6 +28,19 @@ def column_label(col):
     return f"{where}, {steps} step{'' if steps == '1' else 's'}"
 
 
+def run_starts(runs, start_hours):
+    """The CPU hours each run starts at, from ``--start-hours``: one value for all runs, or one per run.
+
+    Raises:
+      ValueError: another number of values.
+    """
+    if len(start_hours) == 1:
+        return list(start_hours) * len(runs)
+    if len(start_hours) != len(runs):
+        raise ValueError(f"--start-hours: give one value or one per run ({len(runs)}), not {len(start_hours)}")
+    return list(start_hours)
+
+
 def read_stage(stage_dir):
     """{step: {name: value}} from a stage's metrics.csv."""
     rows = {}
@@ -109,9 +122,10 @@ def main(argv=None):
         p.error(f"--plot-columns: unknown {sorted(set(plot_columns) - set(COLUMNS))}; known: {', '.join(COLUMNS)}")
     if a.step_costs and not a.stage:
         p.error("--step-costs needs --stage")
-    if len(a.start_hours) not in (1, len(a.runs)):
-        p.error(f"--start-hours: give one value or one per run ({len(a.runs)}), not {len(a.start_hours)}")
-    starts = a.start_hours * len(a.runs) if len(a.start_hours) == 1 else a.start_hours
+    try:
+        starts = run_starts(a.runs, a.start_hours)
+    except ValueError as e:
+        p.error(str(e))
     costs = json.load(open(a.step_costs)) if a.step_costs else {}
     series = {}
     for r, start in zip(a.runs, starts):
