@@ -26,6 +26,9 @@ def main():
     p.add_argument("--weights", nargs="+", default=["mzsr_direct_x2", "pretrain_x2"])
     p.add_argument("--max-steps", type=int, default=20)
     p.add_argument("--adam-rate", type=float, default=1e-4, help="Adam's learning rate for :adam entries")
+    p.add_argument("--compute-dtype", choices=("float32", "bfloat16"), default=None,
+                   help="precision of the adaptation steps and the upscale (default: as upscale and evaluate, "
+                        "bfloat16 where the CPU has it natively, else float32)")
     p.add_argument("--out", default="docs/figure3.png")
     args = p.parse_args()
 
@@ -39,19 +42,22 @@ def main():
     from mzsr_tf.evaluate.figure3 import psnr_curve
     from mzsr_tf.model import get_params, kernel_pca_of
     from mzsr_tf.scenarios import get_scenario
+    from mzsr_tf.speed.precision import default_compute_dtype
     from mzsr_tf.weights import load_model, step_sizes
 
     files = sorted(f for f in os.listdir(args.hr_dir) if f.lower().endswith(".png"))
     hrs = [np.asarray(Image.open(os.path.join(args.hr_dir, f)).convert("RGB")) for f in files]
     curves = {}
     sc = get_scenario(args.scenario)
+    dtype = None if args.compute_dtype == "float32" else args.compute_dtype or default_compute_dtype()
     for entry in args.weights:
         name, optimizer, rate = (entry.split(":") + ["", ""])[:3]
         rate = float(rate) if rate else args.adam_rate
         sizes = step_sizes(name, args.max_steps, sc.subsampling, sc.scale)  # the weights' own, as upscale uses
         model = load_model(name)
         c = psnr_curve(get_params(model), hrs, sc, args.max_steps, step_sizes=sizes,
-                       optimizer=optimizer or "gd", adam_rate=rate, kernel_pca=kernel_pca_of(model)).mean(0)
+                       optimizer=optimizer or "gd", adam_rate=rate, kernel_pca=kernel_pca_of(model),
+                       compute_dtype=dtype).mean(0)
         label = f"{name} (Adam {rate:g})" if optimizer == "adam" else f"{name} (GD)"
         curves[label] = c.tolist()
         print(label, " ".join(f"{v:.2f}" for v in c), flush=True)
@@ -66,7 +72,7 @@ def main():
     plt.tight_layout()
     plt.savefig(args.out, dpi=110)
     with open(os.path.splitext(args.out)[0] + ".json", "w") as f:
-        json.dump({"scenario": args.scenario, "hr_dir": os.path.basename(os.path.normpath(args.hr_dir)), "curves": curves}, f, indent=1)
+        json.dump({"scenario": args.scenario, "compute_dtype": dtype or "float32", "hr_dir": os.path.basename(os.path.normpath(args.hr_dir)), "curves": curves}, f, indent=1)
     print(f"wrote {args.out}")
 
 

@@ -71,3 +71,21 @@ def test_adam_curve_of_a_kernel_aware_network_tells_it_the_code():
     told = [next(s) and next(s) for s in (_adam_steps(params, lr, 2, sc.kernel(), "direct", 1e-3, code_for(pca, sc.kernel())),
                                            _adam_steps(params, lr, 2, sc.kernel(), "direct", 1e-3, code_for(pca, None)))]
     assert not np.allclose(np.asarray(told[0][0]), np.asarray(told[1][0]))
+
+
+def test_curve_in_bfloat16_is_upscale_in_bfloat16():
+    # Figure 3 runs at upscale's precision, so its step-0 point is evaluate's to the last digit.
+    rng = np.random.default_rng(0)
+    hr = (np.kron(rng.random((10, 10, 3)), np.ones((4, 4, 1))) * 255).astype(np.uint8)
+    params = get_params(build_model())
+    f32 = psnr_curve(params, [hr], "g2.0", 2)
+    bf16 = psnr_curve(params, [hr], "g2.0", 2, compute_dtype="bfloat16")
+    sc = get_scenario("g2.0")
+    hr_c, lr = make_lr(hr, sc)
+    lr_t = ops.convert_to_tensor(lr[None].astype(np.float32) / 255.0)
+    for n in (0, 2):
+        sr = zero_shot_sr(params, lr_t, 2, sc.kernel(), "direct", tuple(step_size_schedule(n, "direct", 2)),
+                          compute_dtype="bfloat16")
+        ref = psnr(to_uint8(np.asarray(sr)[0]), hr_c, crop_border=2, y_channel=True)
+        assert abs(bf16[0, n] - ref) < (1e-6 if n == 0 else 0.02)
+    assert bf16[0, 0] != f32[0, 0]

@@ -19,7 +19,7 @@ OPTIMIZERS = ("gd", "adam")
 
 
 def psnr_curve(params, hr_images, scenario, max_steps, step_sizes=None, optimizer="gd", adam_rate=1e-4,
-               kernel_pca=None):
+               kernel_pca=None, compute_dtype=None):
     """PSNR (Y, border s) after 0..max_steps adaptation steps for each image.
 
     Args:
@@ -31,6 +31,8 @@ def psnr_curve(params, hr_images, scenario, max_steps, step_sizes=None, optimize
       optimizer: 'gd' (Algorithm 2) or 'adam' (the paper's baselines).
       adam_rate: Adam's learning rate (``adam`` only).
       kernel_pca: (mean, basis) of a kernel-aware network, else None.
+      compute_dtype: None (float32) or 'bfloat16' for the ``gd`` steps and every upscale, as
+        ``upscale``'s ``compute_dtype`` (Adam steps stay float32).
 
     Returns:
       float array [len(hr_images), max_steps + 1].
@@ -46,21 +48,21 @@ def psnr_curve(params, hr_images, scenario, max_steps, step_sizes=None, optimize
         hr_c, lr_u8 = make_lr(hr, sc)
         lr = lr_u8[None].astype(np.float32) / 255.0
         code = code_for(kernel_pca, kernel)
-        step = _gd_steps(params, lr, s, kernel, sc.subsampling, sizes, kernel_pca) if optimizer == "gd" else \
+        step = _gd_steps(params, lr, s, kernel, sc.subsampling, sizes, kernel_pca, compute_dtype) if optimizer == "gd" else \
             _adam_steps(params, lr, s, kernel, sc.subsampling, adam_rate, code)
         for n in range(max_steps + 1):
             fast = next(step)
-            sr = to_uint8(np.asarray(ops.convert_to_numpy(upscale_sr(fast, lr, s, code=code)))[0])
+            sr = to_uint8(np.asarray(ops.convert_to_numpy(upscale_sr(fast, lr, s, compute_dtype, code=code)))[0])
             out[i, n] = psnr(sr, hr_c, crop_border=s, y_channel=True)
     return out
 
 
-def _gd_steps(params, lr, scale, kernel, subsampling, sizes, kernel_pca=None):
+def _gd_steps(params, lr, scale, kernel, subsampling, sizes, kernel_pca=None, compute_dtype=None):
     """Yields the weights after 0, 1, 2, ... Algorithm-2 steps."""
     fast = list(params)
     yield fast
     for size in sizes:
-        fast = adapted_params(fast, lr, scale, kernel, subsampling, [size], kernel_pca=kernel_pca)
+        fast = adapted_params(fast, lr, scale, kernel, subsampling, [size], compute_dtype, kernel_pca)
         yield fast
 
 
