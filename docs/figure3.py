@@ -49,7 +49,7 @@ def main():
     hrs = [np.asarray(Image.open(os.path.join(args.hr_dir, f)).convert("RGB")) for f in files]
     curves = {}
     sc = get_scenario(args.scenario)
-    dtype = None if args.compute_dtype == "float32" else args.compute_dtype or default_compute_dtype()
+    dtype = args.compute_dtype or default_compute_dtype()  # upscale's rule (mzsr_tf.methods)
     for entry in args.weights:
         name, optimizer, rate = (entry.split(":") + ["", ""])[:3]
         rate = float(rate) if rate else args.adam_rate

@@ -9,19 +9,24 @@ from mzsr_tf.model import build_model, get_params
 from mzsr_tf.scenarios import get_scenario, make_lr, to_uint8
 
 
+def _one_shot_psnr(params, hr, steps, compute_dtype=None):
+    """PSNR of one zero_shot_sr call with ``steps`` reference steps on g^d_2.0 ×2 (the curve's reference)."""
+    sc = get_scenario("g2.0")
+    hr_c, lr = make_lr(hr, sc)
+    lr_t = ops.convert_to_tensor(lr[None].astype(np.float32) / 255.0)
+    sr = zero_shot_sr(params, lr_t, 2, sc.kernel(), "direct", tuple(step_size_schedule(steps, "direct", 2)),
+                      compute_dtype=compute_dtype)
+    return psnr(to_uint8(np.asarray(sr)[0]), hr_c, crop_border=2, y_channel=True)
+
+
 def test_curve_matches_zero_shot_sr():
     rng = np.random.default_rng(0)
     hr = (np.kron(rng.random((10, 10, 3)), np.ones((4, 4, 1))) * 255).astype(np.uint8)
     params = get_params(build_model())
     curve = psnr_curve(params, [hr], "g2.0", 2)
     assert curve.shape == (1, 3)
-    sc = get_scenario("g2.0")
-    hr_c, lr = make_lr(hr, sc)
-    lr_t = ops.convert_to_tensor(lr[None].astype(np.float32) / 255.0)
     for n in (0, 2):
-        sr = zero_shot_sr(params, lr_t, 2, sc.kernel(), "direct", tuple(step_size_schedule(n, "direct", 2)))
-        ref = psnr(to_uint8(np.asarray(sr)[0]), hr_c, crop_border=2, y_channel=True)
-        assert abs(curve[0, n] - ref) < 0.02
+        assert abs(curve[0, n] - _one_shot_psnr(params, hr, n)) < 0.02
 
 
 def test_adam_curve_starts_at_the_same_point_and_takes_adam_steps():
@@ -80,12 +85,6 @@ def test_curve_in_bfloat16_is_upscale_in_bfloat16():
     params = get_params(build_model())
     f32 = psnr_curve(params, [hr], "g2.0", 2)
     bf16 = psnr_curve(params, [hr], "g2.0", 2, compute_dtype="bfloat16")
-    sc = get_scenario("g2.0")
-    hr_c, lr = make_lr(hr, sc)
-    lr_t = ops.convert_to_tensor(lr[None].astype(np.float32) / 255.0)
     for n in (0, 2):
-        sr = zero_shot_sr(params, lr_t, 2, sc.kernel(), "direct", tuple(step_size_schedule(n, "direct", 2)),
-                          compute_dtype="bfloat16")
-        ref = psnr(to_uint8(np.asarray(sr)[0]), hr_c, crop_border=2, y_channel=True)
-        assert abs(bf16[0, n] - ref) < (1e-6 if n == 0 else 0.02)
+        assert abs(bf16[0, n] - _one_shot_psnr(params, hr, n, "bfloat16")) < (1e-6 if n == 0 else 0.02)
     assert bf16[0, 0] != f32[0, 0]
