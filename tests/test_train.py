@@ -259,6 +259,34 @@ def test_configs_with_the_old_learning_rate_names_still_load(tmp_path):
     assert "lr" not in config_mod.to_yaml(cfg).replace("learning_rate", "")  # written back with the new names only
 
 
+def test_a_config_may_start_from_another_file(tmp_path, capsys):
+    """``base: FILE`` takes every value of that file (and of its own base or preset), then this file's."""
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "first.yaml").write_text("preset: cpu\nname: first\nscale: 4\ndata: {seed: 1, val_images: 3}\n")
+    (tmp_path / "runs" / "second.yaml").write_text("base: ../first.yaml\nname: second\ndata: {seed: 2}\n")
+    (tmp_path / "third.yaml").write_text("base: runs/second.yaml\npretrain_all: {steps: 7}\n")
+    cfg = config_mod.load(str(tmp_path / "third.yaml"))
+    cpu = config_mod.preset("cpu")
+    assert (cfg.name, cfg.scale, cfg.data.seed, cfg.data.val_images, cfg.pretrain_all.steps) == ("second", 4, 2, 3, 7)
+    assert cfg.pretrain.steps == cpu.pretrain.steps and cfg.pretrain.steps != config_mod.Config().pretrain.steps
+
+    (tmp_path / "loop_a.yaml").write_text("base: loop_b.yaml\n")
+    (tmp_path / "loop_b.yaml").write_text("base: loop_a.yaml\n")
+    (tmp_path / "both.yaml").write_text("base: first.yaml\npreset: smoke\n")
+    (tmp_path / "orphan.yaml").write_text("base: gone.yaml\n")
+    for name, message in (("loop_a", "chain comes back"), ("both", "not both"), ("orphan", "cannot read config")):
+        assert command.main(["--config", str(tmp_path / f"{name}.yaml")]) == 2
+        assert message in capsys.readouterr().err
+
+
+def test_every_shipped_config_loads_and_validates():
+    folder = os.path.join(os.path.dirname(__file__), os.pardir, "configs")
+    paths = sorted(os.path.join(root, f) for root, _, files in os.walk(folder) for f in files if f.endswith(".yaml"))
+    assert len(paths) > 10
+    for path in paths:
+        config_mod.load(path).validate()
+
+
 def test_learnable_inner_step_sizes_are_meta_trained(image_dir):
     from mzsr_tf.model import build_model, get_params
     from mzsr_tf.train.stages import Meta

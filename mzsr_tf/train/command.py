@@ -21,7 +21,7 @@ def build_parser():
             "in RUN_DIR/<stage>/checkpoint.npz. TensorBoard logs and metrics.csv: RUN_DIR/<stage>/logs."
         ),
     )
-    add_config_options(p, "YAML config (may name a 'preset'); see configs/",
+    add_config_options(p, "YAML config (may name a 'preset' or a 'base' YAML it changes); see configs/",
                        "override a config value, e.g. --set meta.inner_step_size=0.005 (repeatable)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR with its own config.yaml (e.g. training/mzsr_direct_x2)")
     p.add_argument("--stage", choices=list(config_mod.STAGES) + ["all"], default="all", help="which stage to run (default: all = the config's 'stages')")

@@ -321,8 +321,13 @@ def set_override(cfg, assignment):
     return _merge(cfg, nested, "")
 
 
-def load(path):
-    """Reads a YAML config file (which may name a ``preset`` to start from)."""
+def load(path, _chain=()):
+    """Reads a YAML config file.
+
+    The file may start from a ``preset: NAME`` or from another file, ``base: OTHER.yaml`` (a path
+    relative to this file's folder), and then sets only what differs: a run that continues
+    another (a new cycle, a new seed) names it as its base.
+    """
     try:
         with open(path) as f:
             d = yaml.safe_load(f)
@@ -330,7 +335,16 @@ def load(path):
         raise InputError(f"{path}: cannot read config ({e.strerror})") from None
     except yaml.YAMLError as e:
         raise InputError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
-    return from_dict(d)
+    if not isinstance(d, dict) or "base" not in d:
+        return from_dict(d)
+    parent = d.pop("base")
+    if not isinstance(parent, str) or "preset" in d:
+        raise InputError(f"{path}: 'base' must be one YAML file's path, and a config names a base or a preset, "
+                         "not both")
+    parent = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(path)), parent))
+    if parent in _chain:
+        raise InputError(f"{path}: its 'base' chain comes back to {parent}")
+    return from_dict(d, base=load(parent, _chain + (os.path.abspath(path),)))
 
 
 def dump(cfg, path):

@@ -23,7 +23,7 @@ def build_parser():
             "(keras_tuner/), trials.csv, objective.png and best.yaml (a train config) or best_step_sizes.yaml."
         ),
     )
-    add_config_options(p, "training YAML config (may name a 'preset'); its data, scale and meta.init_weights are used",
+    add_config_options(p, "training YAML config (may name a 'preset' or a 'base' YAML); its data, scale and meta.init_weights are used",
                        "override a config value (repeatable), e.g. --set meta.tasks_per_batch=2")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (rerun with the same DIR to resume)")
     p.add_argument("--mode", choices=MODES, default="meta", help="meta: tune alpha, beta by short meta-training (default); steps: tune test-time step sizes of fixed weights")
