@@ -164,6 +164,37 @@ def test_smoke_preset_trains_both_stages_and_writes_config(image_dir, tmp_path):
         ship.main([str(run / "meta"), "x", "--kind", "meta", "--into", str(into), "--average", str(tmp_path / "none.npz")])
 
 
+def test_a_card_follows_its_weights_back_through_unshipped_runs(tmp_path):
+    """A run started from another run's final weights, not shipped, is on the card as that run, then as
+    the shipped weights that one started from."""
+    from mzsr_tf.model import build_model
+    from mzsr_tf.train import ship
+
+    into = tmp_path / "weights"
+    into.mkdir()
+    first = {"kind": "pretrain", "config": "first", "steps": 10, "hours": 0.1}
+    (into / "index.json").write_text(json.dumps({"pretrain_x2": dict(first, scale=2, subsampling="bicubic")}))
+    start = "pretrain_x2"
+    for name, steps in (("second", 5), ("third", 7)):
+        cfg = config_mod.preset("smoke")
+        cfg.name, cfg.run_dir = name, str(tmp_path / name)
+        config_mod.set_override(cfg, f"pretrain_all.init_weights={start}")
+        stage = os.path.join(cfg.run_dir, "pretrain_all")
+        os.makedirs(stage)
+        config_mod.dump(cfg, os.path.join(stage, "config.yaml"))
+        checkpoint.save(os.path.join(stage, "checkpoint.npz"), stage="pretrain_all", step=steps, params=[],
+                        opt_state={"m": [], "v": [], "t": np.zeros(())})
+        build_model().save_weights(os.path.join(stage, "final.weights.h5"))
+        start = os.path.join(stage, "final.weights.h5")
+    assert ship.main([os.path.dirname(start), "kernel_aware_direct_x2", "--kind", "pretrain_all",
+                      "--into", str(into)]) == 0
+    entry = json.loads((into / "index.json").read_text())["kernel_aware_direct_x2"]
+    second = os.path.join(str(tmp_path), "second", "pretrain_all", "final.weights.h5")
+    assert entry["config"] == "third" and entry["from"] == second
+    assert entry["from_card"] == {"kind": "pretrain_all", "config": "second", "steps": 5, "hours": 0.0,
+                                  "from": "pretrain_x2", "from_card": first}
+
+
 def _smoke_yaml(tmp_path, image_dir):
     p = tmp_path / "smoke.yaml"
     p.write_text(f"preset: smoke\ndata:\n  dirs: [{image_dir}]\n")

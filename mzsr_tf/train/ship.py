@@ -30,6 +30,7 @@ import yaml
 from ..cli import guarded
 from ..errors import InputError
 from ..weights import DEFAULT_CASES, HERE, card_default
+from .config import STAGES
 
 
 def run_hours(stage_dir):
@@ -96,9 +97,40 @@ def describe(stage_dir, kind, hardware, finished=True):
         entry["kernel_code"] = {"components": int(code["components"]), "lambda_min": float(code["lambda_min"]),
                                 "kernel_size": int(cfg["meta"]["kernel_size"]),
                                 "explained_variance": round(explained, 6)}
-    if sec.get("init_weights"):  # fine-tuned: the card says from what (a shipped name, or a file's name)
-        entry["from"] = os.path.basename(str(sec["init_weights"]))
+    src = str(sec.get("init_weights") or "")
+    if src:  # fine-tuned: the card says from what (a shipped name, a training stage's final weights, a file's name)
+        entry["from"] = os.path.normpath(src) if _stage_of(src) else os.path.basename(src)
     return entry
+
+
+def _stage_of(weights_path):
+    """The training stage folder whose ``final.weights.h5`` this is, else None."""
+    stage_dir = os.path.dirname(weights_path)
+    if (os.path.basename(weights_path) == "final.weights.h5" and os.path.basename(os.path.normpath(stage_dir)) in STAGES
+            and os.path.isfile(os.path.join(stage_dir, "config.yaml"))):
+        return stage_dir
+    return None
+
+
+def source_card(source, idx, hardware):
+    """The card of the weights a run started from, for its ``from_card``; None where nothing is known.
+
+    Args:
+      source: the run's ``from``: a shipped name (its entry in ``idx``, perhaps the very weights the run
+        now replaces) or an unshipped training stage's ``final.weights.h5`` (that run described, back to
+        the shipped weights it started from in turn).
+      idx: the index the new weights go into, as it is before they do.
+    """
+    if source in idx:
+        return earlier_card(idx[source])
+    stage_dir = _stage_of(source)
+    if stage_dir is None or not os.path.isfile(os.path.join(stage_dir, "checkpoint.npz")):
+        return None
+    card = describe(stage_dir, os.path.basename(os.path.normpath(stage_dir)), hardware)
+    earlier = source_card(card["from"], idx, hardware) if card.get("from") else None
+    if earlier:
+        card["from_card"] = earlier
+    return earlier_card(card)
 
 
 def earlier_card(card):
@@ -240,8 +272,9 @@ def main(argv=None):
     if os.path.isfile(idx_path):
         with open(idx_path) as f:
             idx = json.load(f)
-    if entry.get("from") in idx:  # fine-tuned from shipped weights, perhaps the very ones it replaces
-        entry["from_card"] = earlier_card(idx[entry["from"]])
+    earlier = source_card(entry["from"], idx, a.hardware) if entry.get("from") else None
+    if earlier:
+        entry["from_card"] = earlier
     for case in a.default_for:  # one entry per case: the one that held it gives it up
         field = DEFAULT_CASES[case]
         held = card_default({n: e for n, e in idx.items() if n != a.name}, entry["scale"], entry["subsampling"], field)
