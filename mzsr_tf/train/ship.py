@@ -106,8 +106,9 @@ def describe(stage_dir, kind, hardware, finished=True):
 def _stage_of(weights_path):
     """The training stage folder whose ``final.weights.h5`` this is, else None."""
     stage_dir = os.path.dirname(weights_path)
-    if (os.path.basename(weights_path) == "final.weights.h5" and os.path.basename(os.path.normpath(stage_dir)) in STAGES
-            and os.path.isfile(os.path.join(stage_dir, "config.yaml"))):
+    is_final = os.path.basename(weights_path) == "final.weights.h5" and os.path.isfile(weights_path)
+    if is_final and os.path.basename(os.path.normpath(stage_dir)) in STAGES and all(
+            os.path.isfile(os.path.join(stage_dir, f)) for f in ("config.yaml", "checkpoint.npz")):
         return stage_dir
     return None
 
@@ -124,7 +125,7 @@ def source_card(source, idx, hardware):
     if source in idx:
         return earlier_card(idx[source])
     stage_dir = _stage_of(source)
-    if stage_dir is None or not os.path.isfile(os.path.join(stage_dir, "checkpoint.npz")):
+    if stage_dir is None:
         return None
     card = describe(stage_dir, os.path.basename(os.path.normpath(stage_dir)), hardware)
     earlier = source_card(card["from"], idx, hardware) if card.get("from") else None
