@@ -65,26 +65,13 @@ def describe(stage_dir, kind, hardware, finished=True):
     Args:
       finished: the stage must hold ``final.weights.h5`` (not needed to ship an average).
     """
-    from . import config as config_mod
-    from .checkpoint import load
-
-    cfg_path = os.path.join(stage_dir, "config.yaml")
-    ck_path = os.path.join(stage_dir, "checkpoint.npz")
-    for p in (cfg_path, ck_path) + ((os.path.join(stage_dir, "final.weights.h5"),) if finished else ()):
-        if not os.path.isfile(p):
-            raise InputError(f"{p}: not found; is {stage_dir} a finished training stage?")
-    cfg = config_mod.to_dict(config_mod.load(cfg_path))  # through the config: old key names read as new
-    step = load(ck_path)["step"]
-    entry = {
+    cfg, entry = _origin(stage_dir, kind, finished)
+    entry.update({
         "scale": int(cfg["scale"]),
         "subsampling": "bicubic" if kind == "pretrain" else cfg["subsampling"],
-        "kind": kind,
         "data": _data_text(cfg["data"]),
-        "steps": int(step),
         "hardware": hardware,
-        "hours": round(run_hours(stage_dir), 2),
-        "config": cfg.get("name", ""),
-    }
+    })
     sec = cfg[kind]
     if kind != "pretrain":
         # p(k) draws λ >= 1: unblurred inputs are learned only from the mixed-in share of
@@ -97,10 +84,30 @@ def describe(stage_dir, kind, hardware, finished=True):
         entry["kernel_code"] = {"components": int(code["components"]), "lambda_min": float(code["lambda_min"]),
                                 "kernel_size": int(cfg["meta"]["kernel_size"]),
                                 "explained_variance": round(explained, 6)}
-    src = str(sec.get("init_weights") or "")
-    if src:  # fine-tuned: the card says from what (a shipped name, a training stage's final weights, a file's name)
-        entry["from"] = os.path.normpath(src) if _stage_of(src) else os.path.basename(src)
     return entry
+
+
+def _origin(stage_dir, kind, finished=True):
+    """A stage's resolved config (a dict) and how its weights were made: kind, config, steps, hours, from.
+
+    Args:
+      finished: the stage must hold ``final.weights.h5``.
+    """
+    from . import config as config_mod
+    from .checkpoint import load
+
+    cfg_path = os.path.join(stage_dir, "config.yaml")
+    ck_path = os.path.join(stage_dir, "checkpoint.npz")
+    for p in (cfg_path, ck_path) + ((os.path.join(stage_dir, "final.weights.h5"),) if finished else ()):
+        if not os.path.isfile(p):
+            raise InputError(f"{p}: not found; is {stage_dir} a finished training stage?")
+    cfg = config_mod.to_dict(config_mod.load(cfg_path))  # through the config: old key names read as new
+    made = {"kind": kind, "steps": int(load(ck_path)["step"]), "hours": round(run_hours(stage_dir), 2),
+            "config": cfg.get("name", "")}
+    src = str(cfg[kind].get("init_weights") or "")
+    if src:  # fine-tuned: the card says from what (a shipped name, a training stage's final weights, a file's name)
+        made["from"] = os.path.normpath(src) if _stage_of(src) else os.path.basename(src)
+    return cfg, made
 
 
 def _stage_of(weights_path):
@@ -113,7 +120,7 @@ def _stage_of(weights_path):
     return None
 
 
-def source_card(source, idx, hardware):
+def source_card(source, idx):
     """The card of the weights a run started from, for its ``from_card``; None where nothing is known.
 
     Args:
@@ -127,8 +134,8 @@ def source_card(source, idx, hardware):
     stage_dir = _stage_of(source)
     if stage_dir is None:
         return None
-    card = describe(stage_dir, os.path.basename(os.path.normpath(stage_dir)), hardware)
-    earlier = source_card(card["from"], idx, hardware) if card.get("from") else None
+    _, card = _origin(stage_dir, os.path.basename(os.path.normpath(stage_dir)))
+    earlier = source_card(card["from"], idx) if card.get("from") else None
     if earlier:
         card["from_card"] = earlier
     return earlier_card(card)
@@ -273,7 +280,7 @@ def main(argv=None):
     if os.path.isfile(idx_path):
         with open(idx_path) as f:
             idx = json.load(f)
-    earlier = source_card(entry["from"], idx, a.hardware) if entry.get("from") else None
+    earlier = source_card(entry["from"], idx) if entry.get("from") else None
     if earlier:
         entry["from_card"] = earlier
     for case in a.default_for:  # one entry per case: the one that held it gives it up
